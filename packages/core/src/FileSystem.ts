@@ -1,0 +1,220 @@
+/**
+ * The file-system contract. A `FileSystem` is a value (so `copy` can hold two
+ * at once) and also a service tag for dependency injection. Implementations
+ * supply a small set of primitives on absolute POSIX path strings (a
+ * {@link Backend}); {@link make} turns them into a `FileSystem`, and every
+ * `Path` member is built on those primitives with the same semantics on
+ * every backend.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
+import type * as Stream from "effect/Stream"
+import type { EntryType } from "./EntryType.ts"
+import type { FileSystemError } from "./FileSystemError.ts"
+import * as posix from "./internal/posixPath.ts"
+import { Path } from "./Path.ts"
+
+/**
+ * What `stat` tells about an entry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileInfo {
+  readonly type: EntryType
+  /** Size in bytes (0 where the backend does not say). */
+  readonly size: number
+  /** The twelve permission bits (`mode & 0o7777`). */
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly mtime: Date | undefined
+  readonly atime: Date | undefined
+}
+
+/**
+ * One entry of a directory listing, with its `lstat` information.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DirectoryEntry {
+  readonly name: string
+  readonly info: FileInfo
+}
+
+/**
+ * What a file system supports. `copy` consults these to decide, for example,
+ * whether links can be recreated or whether a temporary name can be renamed
+ * into place.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Features {
+  readonly symlinks: boolean
+  readonly permissions: boolean
+  readonly devices: boolean
+  /** `rename` replaces an existing target atomically. */
+  readonly atomicRename: boolean
+}
+
+/**
+ * Options of {@link Backend.readStream}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadStreamOptions {
+  /** Preferred chunk size in bytes; backends may deliver other sizes. */
+  readonly chunkSize?: number | undefined
+}
+
+/**
+ * Options of {@link Backend.writeStream}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteStreamOptions {
+  /** The permission bits to create a new file with (before the umask); existing files keep theirs. */
+  readonly mode?: number | undefined
+}
+
+/**
+ * The primitives an implementation provides. Paths are absolute, normalized
+ * POSIX strings. Each primitive fails with a `FileSystemError` whose reason
+ * follows the POSIX error it corresponds to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Backend {
+  /** `"local"`, `"sftp"`, `"webdav"`, `"memory"`, ... */
+  readonly protocol: string
+  /** Identifies the file system: two `FileSystem`s with the same protocol and location are equal. */
+  readonly location: string
+  readonly features: Features
+  /** Information about the entry, following symbolic links. */
+  readonly stat: (path: string) => Effect.Effect<FileInfo, FileSystemError>
+  /** Information about the entry itself, not following a final symbolic link. */
+  readonly lstat: (path: string) => Effect.Effect<FileInfo, FileSystemError>
+  /** The entries of a directory with their `lstat` information, in one listing where the backend can. */
+  readonly readDirectory: (path: string) => Effect.Effect<ReadonlyArray<DirectoryEntry>, FileSystemError>
+  /** Creates one directory; its parent must exist. `AlreadyExists` if anything is at the path. */
+  readonly makeDirectory: (path: string, mode: number | undefined) => Effect.Effect<void, FileSystemError>
+  /** Removes one empty directory. */
+  readonly removeDirectory: (path: string) => Effect.Effect<void, FileSystemError>
+  /**
+   * Removes a directory tree in one operation, never following links, where
+   * the backend has such a thing (WebDAV `DELETE`); otherwise `Path.rmdir`
+   * walks the tree.
+   */
+  readonly removeTree?: ((path: string) => Effect.Effect<void, FileSystemError>) | undefined
+  /** Removes a non-directory entry (a link itself, not its target). */
+  readonly unlink: (path: string) => Effect.Effect<void, FileSystemError>
+  /** Creates an empty file, or updates the modification time of an existing one. */
+  readonly touch: (path: string) => Effect.Effect<void, FileSystemError>
+  /** Renames, replacing an existing non-directory target. */
+  readonly rename: (from: string, to: string) => Effect.Effect<void, FileSystemError>
+  /** Creates a symbolic link at `path` whose text is `target` (absolute or relative). */
+  readonly symlink: (path: string, target: string) => Effect.Effect<void, FileSystemError>
+  /** The raw text of a symbolic link. */
+  readonly readLink: (path: string) => Effect.Effect<string, FileSystemError>
+  /** Sets the twelve permission bits. */
+  readonly chmod: (path: string, mode: number) => Effect.Effect<void, FileSystemError>
+  /** The content of a file as a stream of chunks, in order. */
+  readonly readStream: (path: string, options?: ReadStreamOptions) => Stream.Stream<Uint8Array, FileSystemError>
+  /** Creates or truncates the file and writes the stream to it. */
+  readonly writeStream: <E>(
+    path: string,
+    data: Stream.Stream<Uint8Array, E>,
+    options?: WriteStreamOptions
+  ) => Effect.Effect<void, FileSystemError | E>
+}
+
+/**
+ * The type id of {@link FileSystem} values.
+ *
+ * @since 0.1.0
+ * @category type IDs
+ */
+export const TypeId: TypeId = "~@cerulean/core/FileSystem"
+
+/**
+ * The type id of {@link FileSystem} values.
+ *
+ * @since 0.1.0
+ * @category type IDs
+ */
+export type TypeId = "~@cerulean/core/FileSystem"
+
+/**
+ * A file system: its primitives plus the root `Path` and a path builder.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileSystem extends Backend {
+  readonly [TypeId]: TypeId
+  /** The path `/`. */
+  readonly root: Path
+  /**
+   * A path from the root: `fs.path("home", "user")` is `/home/user`. Like
+   * Cerulean's `fs / "home" / "user"`, slashes around each segment are
+   * stripped, so every segment is appended.
+   */
+  readonly path: (...segments: ReadonlyArray<string>) => Path
+  /** Same protocol and location. */
+  readonly equals: (that: FileSystem) => boolean
+}
+
+/**
+ * The file system a program works with, for dependency injection. Each
+ * implementation's `layer` provides this tag and its own.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const FileSystem: Context.Service<FileSystem, FileSystem> = Context.Service<FileSystem>(
+  "@cerulean/core/FileSystem"
+)
+
+/**
+ * Builds a `FileSystem` from an implementation's primitives.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (backend: Backend): FileSystem => {
+  const fs: FileSystem = {
+    ...backend,
+    [TypeId]: TypeId,
+    get root() {
+      return new Path(fs, "/")
+    },
+    path: (...segments) => new Path(fs, "/").join(...segments),
+    equals: (that) => that.protocol === backend.protocol && that.location === backend.location
+  }
+  return fs
+}
+
+/**
+ * Whether `u` is a {@link FileSystem}.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isFileSystem = (u: unknown): u is FileSystem =>
+  typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * Normalizes a path string the way every backend expects it: absolute, no
+ * repeated slashes, no `.` segments.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const normalizePath = (path: string): string => posix.normalize(posix.join("/", path))
