@@ -31,9 +31,6 @@ done
 
 [ "$(id -u)" = 0 ] || die "up.sh must run as root (it installs Debian packages and starts daemons)"
 
-T0=$(date +%s%N)
-phase() { log "$(printf '%6d' $(( ($(date +%s%N) - T0) / 1000000 ))) ms  $*"; }
-
 mkdir -p "$TB"/{etc,keys,logs,run}
 # One up.sh/down.sh at a time on this machine. fd 9 must not leak into the daemons (they would
 # hold the lock forever), so every daemon is started with 9>&- (see start()).
@@ -56,36 +53,11 @@ put() {
   fi
 }
 
-# start NAME RESTART CMD...: run CMD to start service NAME unless it already runs; if it runs and
-# RESTART=1 (its configuration changed), stop it by PID first. Then wait for its pid file and ports.
-start() {
-  local name=$1 restart=$2 port pid
-  shift 2
-  if pid_of "$name" >/dev/null; then
-    [ "$restart" = 1 ] || return 0
-    log "$name: configuration changed, restarting"
-    stop_service "$name"
-  fi
-  rm -f "${PIDFILE[$name]}"
-  for port in ${PORTS[$name]}; do
-    if listening_on "$port"; then
-      die "port $port is in use, but not by $name of this testbed (pid file ${PIDFILE[$name]}).
-  Another testbed state dir? Stop it with its own down.sh. Who listens: ss -ltnp 'sport = :$port'"
-    fi
-  done
-  # daemons get no terminal fds (a pipe reader such as `up.sh | tee` would otherwise never see EOF)
-  "$@" 9>&- </dev/null >>"$TB/logs/$name.out" 2>&1 || die "$name failed to start; see $TB/logs/$name.out"
-  for _ in $(seq 1 100); do pid_of "$name" >/dev/null && break; sleep 0.1; done
-  pid=$(pid_of "$name") || die "$name did not write ${PIDFILE[$name]}; see $TB/logs/$name.out"
-  for port in ${PORTS[$name]}; do wait_tcp 127.0.0.1 "$port" 300 || die "$name (pid $pid) does not listen on 127.0.0.1:$port"; done
-  phase "started $name pid $pid ${PORTS[$name]:+port ${PORTS[$name]}}"
-}
-
 # ============================================================================ 0. packages
 PKGS=(openssh-server openssh-sftp-server openssh-client sshpass dropbear-bin
   munge slurmctld slurmd slurm-client slurmdbd mariadb-server slurm-wlm-torque
   apache2 apache2-utils gcc libc6-dev curl openssl iproute2)
-installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PKGS[@]}" 2>/dev/null | awk '$2 == "ii" {print $1}')
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PKGS[@]}" 2>/dev/null | awk '$2 == "ii" {print $1}' || true)
 missing=()
 for p in "${PKGS[@]}"; do grep -qx "$p" <<<"$installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -148,7 +120,7 @@ done
 TF=/home/cerulean/test_files
 # Signature of the fixture entries (type, mode, owner, size, mtime, link target): any change by a
 # test run (write, chmod, rename, delete, extra file in links/) makes up.sh rebuild them.
-fixture_sig() { find "$@" -printf '%p %y %m %u %s %T@ %l\n' 2>/dev/null | sort; }
+fixture_sig() { { find "$@" -printf '%p %y %m %u %s %T@ %l\n' 2>/dev/null || true; } | sort; }
 
 # Same layout as upstream create-test-files.sh + the container-test image (executable, private).
 build_local_fixtures() {
@@ -191,17 +163,15 @@ if [ $RESET_FIXTURES = 1 ]; then
   rm -rf "${TF:?}" "${WEBDAV_ROOT:?}"/files/* "$WEBDAV_ROOT"/protected_files/*
   rm -f "$TB/run/fixtures.sig"
 fi
-sig_paths=("$TF" "$TF/links" "$TF/fifo" "$TF/chardev" "$TF/blockdev")
-for area in files protected_files; do sig_paths+=("$WEBDAV_ROOT/$area/home/cerulean/test_files/links"); done
 # -maxdepth 1 on links dirs; the test_files dirs themselves only as entries (their mtime changes
 # whenever a test creates a file next to links/, which is allowed)
 current_sig() {
-  { find "$TF" -maxdepth 0 -printf '%p %y %m %u\n' 2>/dev/null
+  { find "$TF" -maxdepth 0 -printf '%p %y %m %u\n' 2>/dev/null || true
     fixture_sig "$TF/links" "$TF/fifo" "$TF/chardev" "$TF/blockdev" -maxdepth 1
     for area in files protected_files; do fixture_sig "$WEBDAV_ROOT/$area/home/cerulean/test_files/links" -maxdepth 1; done
   }
 }
-if [ "$(current_sig)" != "$(cat "$TB/run/fixtures.sig" 2>/dev/null)" ]; then
+if [ ! -f "$TB/run/fixtures.sig" ] || [ "$(current_sig)" != "$(cat "$TB/run/fixtures.sig")" ]; then
   build_local_fixtures
   for area in files protected_files; do build_webdav_fixtures "$WEBDAV_ROOT/$area"; done
   current_sig >"$TB/run/fixtures.sig"
@@ -222,8 +192,8 @@ for t in ed25519 rsa ecdsa; do
   k=$TB/etc/dropbear/${t}_host_key
   if [ ! -f "$k" ]; then
     case $t in rsa) dropbearkey -t rsa -s 2048 -f "$k" >/dev/null 2>&1 ;; ecdsa) dropbearkey -t ecdsa -s 256 -f "$k" >/dev/null 2>&1 ;; *) dropbearkey -t "$t" -f "$k" >/dev/null 2>&1 ;; esac
-    dropbearkey -y -f "$k" 2>/dev/null | grep -E '^(ssh|ecdsa)-' | cut -d' ' -f1,2 >"$k.pub"
   fi
+  [ -s "$k.pub" ] || dropbearkey -y -f "$k" 2>/dev/null | grep -E '^(ssh|ecdsa)-' | cut -d' ' -f1,2 >"$k.pub"
 done
 # known_hosts lines "[host]:port keytype base64", one name per line (so ssh-keygen -H hashes each)
 kh() { # PORT PUBFILE...
@@ -241,7 +211,7 @@ CHANGED=0
 } | put "$TB/known_hosts" 644
 if [ $CHANGED = 1 ] || [ ! -s "$TB/known_hosts_hashed" ]; then
   cp "$TB/known_hosts" "$TB/known_hosts_hashed.tmp"
-  ssh-keygen -q -H -f "$TB/known_hosts_hashed.tmp" >/dev/null
+  ssh-keygen -q -H -f "$TB/known_hosts_hashed.tmp" >/dev/null 2>&1
   rm -f "$TB/known_hosts_hashed.tmp.old"
   mv -f "$TB/known_hosts_hashed.tmp" "$TB/known_hosts_hashed"
   chmod 644 "$TB/known_hosts_hashed"
@@ -445,8 +415,7 @@ fi
 start slurmctld 0 /usr/sbin/slurmctld
 start slurmd 0 /usr/sbin/slurmd
 start slurmd-node2 0 /usr/sbin/slurmd -N node2
-# wait until both nodes answer (vm appears once per partition: 3 lines); busy nodes count too
-slurm_ready() { [ "$(sinfo -h -N -o '%N %T' 2>/dev/null | grep -cE ' (idle|mixed|allocated|completing)$')" -ge 3 ]; }
+# wait until both nodes answer (slurm_ready in lib.sh)
 for i in $(seq 1 300); do
   slurm_ready && break
   # nodes left DOWN by an unclean stop: ReturnToService=2 usually clears it; nudge after 10 s
@@ -500,7 +469,6 @@ LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
 LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
 LoadModule autoindex_module /usr/lib/apache2/modules/mod_autoindex.so
 LoadModule setenvif_module /usr/lib/apache2/modules/mod_setenvif.so
-LoadModule log_config_module /usr/lib/apache2/modules/mod_log_config.so
 LoadModule dav_module /usr/lib/apache2/modules/mod_dav.so
 LoadModule dav_fs_module /usr/lib/apache2/modules/mod_dav_fs.so
 LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
@@ -508,10 +476,9 @@ LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
 ErrorLog $TB/logs/apache/error.log
 LogLevel warn
 # Access log, one line per request, unbuffered, for request-counting tests:
-#   METHOD STATUS BYTES "REQUEST LINE" CLIENT USER SCHEME DURATION_US
-# e.g. PROPFIND 207 1234 "PROPFIND /files/home/ HTTP/1.1" 127.0.0.1 - https 812
-LogFormat "%m %>s %B \"%r\" %a %u %{HTTPS}e %D" testbed
-SetEnvIf Request_Protocol . HTTPS=http
+#   METHOD STATUS BYTES "REQUEST LINE" CLIENT USER SERVER_PORT DURATION_US
+# e.g. PROPFIND 207 1234 "PROPFIND /files/home/ HTTP/1.1" 127.0.0.1 - 8443 812
+LogFormat "%m %>s %B \"%r\" %a %u %{local}p %D" testbed
 CustomLog $TB/logs/apache/access.log testbed
 TypesConfig /etc/mime.types
 Timeout 300
@@ -548,7 +515,6 @@ SSLSessionCache shmcb:$APACHE_RUN/ssl_scache(512000)
     SSLEngine on
     SSLCertificateFile $TB/etc/tls/server.crt
     SSLCertificateKeyFile $TB/etc/tls/server.key
-    SetEnv HTTPS https
 </VirtualHost>
 EOF
 if [ $CHANGED = 1 ]; then
@@ -557,6 +523,7 @@ if [ $CHANGED = 1 ]; then
     die "httpd.conf invalid"
   }
 fi
+pid_of apache2 >/dev/null || stop_apache_orphans
 start apache2 $CHANGED /usr/sbin/apache2 -f "$TB/etc/apache/httpd.conf" -k start
 
 # ============================================================================ 9. testbed.env, checks
