@@ -84,6 +84,33 @@ export interface WriteStreamOptions {
 }
 
 /**
+ * Options of the optional fast-path hooks {@link Backend.copyFile},
+ * {@link Backend.sendTo} and {@link Backend.receiveFrom}, which `copy` uses in
+ * place of its own `readStream` → `writeStream` pipe.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransferOptions {
+  /**
+   * The permission bits to create the new file with (before the umask), as
+   * {@link WriteStreamOptions.mode}. `copy` sets the final mode with one
+   * `chmod` afterwards, so a hook that cannot honour this (a server-side
+   * copy that clones the source's mode) still gives the right result.
+   */
+  readonly mode?: number | undefined
+  /** Preferred chunk size in bytes for a hook that moves data through the client. */
+  readonly chunkSize?: number | undefined
+  /**
+   * Called with the number of bytes written since the previous call (not a
+   * running total), as the data lands; `copy` turns these into its progress
+   * elements. A hook that learns nothing until the end (a server-side copy)
+   * calls it once with the file's size.
+   */
+  readonly onProgress?: ((bytes: number) => void) | undefined
+}
+
+/**
  * The primitives an implementation provides. Paths are absolute, normalized
  * POSIX strings. Each primitive fails with a `FileSystemError` whose reason
  * follows the POSIX error it corresponds to.
@@ -133,6 +160,51 @@ export interface Backend {
     data: Stream.Stream<Uint8Array, E>,
     options?: WriteStreamOptions
   ) => Effect.Effect<void, FileSystemError | E>
+  /**
+   * Optional fast path: copies the regular file `from` to `to`, both on this
+   * file system, without moving the data through the client (WebDAV `COPY`,
+   * a server-side `cp` over SSH, `copy_file_range(2)` locally). `copy` uses it
+   * when source and target are the same file system (`equals`).
+   *
+   * Contract: creates or truncates `to` (never following a link there), and
+   * fails with a `FileSystemError` rather than leaving a complete-looking
+   * file after an error. On interruption it stops promptly; `copy` removes
+   * whatever is left at `to`, which is always a temporary name.
+   */
+  readonly copyFile?:
+    | ((from: string, to: string, options?: TransferOptions) => Effect.Effect<void, FileSystemError>)
+    | undefined
+  /**
+   * Optional fast path: this file system's own transfer of its file `from`
+   * to the path `to` on another file system `target` (for example SFTP's
+   * pipelined download straight into a local file). The hook looks at
+   * `target.protocol` (and `location`) and returns `undefined` for pairings
+   * it does not handle, in which case `copy` tries `target.receiveFrom` and
+   * then its own stream pipe. The contract on `to` is that of
+   * {@link copyFile}; bytes are reported through `options.onProgress`.
+   */
+  readonly sendTo?:
+    | ((
+      from: string,
+      target: Backend,
+      to: string,
+      options?: TransferOptions
+    ) => Effect.Effect<void, FileSystemError> | undefined)
+    | undefined
+  /**
+   * Optional fast path, the mirror of {@link sendTo}: this file system's own
+   * transfer of the file `from` on another file system `source` to its path
+   * `to` (for example SFTP's pipelined upload of a local file). Returns
+   * `undefined` for pairings it does not handle.
+   */
+  readonly receiveFrom?:
+    | ((
+      source: Backend,
+      from: string,
+      to: string,
+      options?: TransferOptions
+    ) => Effect.Effect<void, FileSystemError> | undefined)
+    | undefined
 }
 
 /**
