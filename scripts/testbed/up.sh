@@ -303,6 +303,8 @@ if ! pid_of mariadbd >/dev/null; then
               CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurmdbpass';
               GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
 fi
+# mariadbd writes its pid file 0660; status.sh (no root needed) must be able to read it
+chmod 644 "${PIDFILE[mariadbd]}"
 
 install -d -o slurm -g slurm -m 0755 /run/slurm /var/lib/slurm /var/lib/slurm/slurmctld /var/log/slurm
 install -d -m 0755 "/var/lib/slurm/slurmd.$H" /var/lib/slurm/slurmd.node2
