@@ -28,6 +28,8 @@ export { JobDescription } from "./JobDescription.ts"
 /** @since 0.1.0 */
 export { JobInfo, JobStatus } from "./JobStatus.ts"
 /** @since 0.1.0 */
+export { LocalFileSystem } from "./LocalFileSystem.ts"
+/** @since 0.1.0 */
 export { LocalTerminal } from "./LocalTerminal.ts"
 /** @since 0.1.0 */
 export { type MkdirOptions, Path, type WalkEntry, type WalkOptions } from "./Path.ts"
