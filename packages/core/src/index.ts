@@ -8,6 +8,8 @@
  */
 
 /** @since 0.1.0 */
+export { copy, copyAll, CopyError, CopyProgress, type CopyOptions } from "./Copy.ts"
+/** @since 0.1.0 */
 export { AgentCredential, type Credential, PasswordCredential, PubKeyCredential } from "./Credential.ts"
 /** @since 0.1.0 */
 export { EntryType } from "./EntryType.ts"
@@ -19,6 +21,7 @@ export {
   type FileInfo,
   FileSystem,
   type ReadStreamOptions,
+  type TransferOptions,
   type WriteStreamOptions
 } from "./FileSystem.ts"
 /** @since 0.1.0 */
