@@ -1,0 +1,12 @@
+/**
+ * `@cerulean/testing`: mock layers for users' own tests and the contract
+ * suites every implementation must pass. Module-level helpers are also
+ * reachable by deep import, e.g. `import type { Rule } from "@cerulean/testing/TestTerminal"`.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as TerminalContract from "./TerminalContract.ts"
+/** @since 0.1.0 */
+export { TestTerminal } from "./TestTerminal.ts"
