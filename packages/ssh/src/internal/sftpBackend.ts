@@ -1,0 +1,377 @@
+/**
+ * The `Backend` primitives of `SftpFileSystem` on its SFTP channels.
+ *
+ * One request per primitive where SFTP allows it. OpenSSH's sftp-server
+ * answers most failing syscalls with the status FAILURE (EEXIST, ENOTEMPTY,
+ * EISDIR ...), so only when a request fails does the backend look at the
+ * path (an `lstat`) to say which reason it was.
+ *
+ * @internal
+ */
+import type { Backend, DirectoryEntry, FileInfo, ReadStreamOptions, WriteStreamOptions } from "@cerulean/core/FileSystem"
+import * as FileSystemError from "@cerulean/core/FileSystemError"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { posix } from "node:path"
+import type { Stats } from "ssh2"
+import type { Channels } from "./sftpChannels.ts"
+import { type PipelineOptions, PipelinedReader, PipelinedWriter } from "./sftpPipeline.ts"
+import { OpenFlags, type Session, Status, statusOf, toFileInfo, typeOf } from "./sftpSession.ts"
+
+/** How transfers are pipelined, resolved against a session's limits. */
+export interface TransferTuning {
+  /** Bytes per request; `undefined` = the server's limit (capped at 256 KiB) or 32 KiB without `limits@openssh.com`. */
+  readonly requestSize: number | undefined
+  /** Requests outstanding; `undefined` = enough for about 2 MiB in flight, at least 8. */
+  readonly maxRequests: number | undefined
+}
+
+/** Bytes kept in flight per transfer by default: what one ssh2 channel window holds. */
+const defaultBytesInFlight = 2 * 1024 * 1024
+
+/** The request size and count for a session. */
+export const pipelineFor = (session: Session, tuning: TransferTuning, write: boolean): PipelineOptions => {
+  const serverMax = write ? session.maxWrite : session.maxRead
+  const requestSize = Math.max(1024, Math.min(tuning.requestSize ?? 256 * 1024, serverMax))
+  const maxRequests = tuning.maxRequests ?? Math.max(8, Math.ceil(defaultBytesInFlight / requestSize))
+  return { requestSize, maxRequests }
+}
+
+const isFailure = (e: FileSystemError.FileSystemError): boolean =>
+  e.reason._tag === "Io" && statusOf(e.reason.cause) === Status.FAILURE
+
+const isNotFound = (e: FileSystemError.FileSystemError): boolean => e.reason._tag === "NotFound"
+
+const withReason = (
+  e: FileSystemError.FileSystemError,
+  tag: FileSystemError.ReasonTag,
+  description?: string
+): FileSystemError.FileSystemError =>
+  FileSystemError.make(tag, {
+    path: e.reason.path,
+    operation: e.reason.operation,
+    description: description ?? e.reason.description,
+    cause: e.reason.cause
+  })
+
+/** `lstat` that answers `None` when nothing is there (or it cannot be looked at). */
+const probe = (session: Session, path: string): Effect.Effect<Option.Option<Stats>> =>
+  Effect.option(session.lstat(path))
+
+/** Refines a FAILURE status with what is at `path` and its parent. */
+const refine = (
+  session: Session,
+  path: string,
+  classify: (self: Option.Option<Stats>, parent: Option.Option<Stats>) => FileSystemError.ReasonTag | undefined
+) =>
+(e: FileSystemError.FileSystemError): Effect.Effect<never, FileSystemError.FileSystemError> =>
+  Effect.flatMap(
+    Effect.all([probe(session, path), probe(session, posix.dirname(path))], { concurrency: "unbounded" }),
+    ([self, parent]) => {
+      const tag = classify(self, parent)
+      return Effect.fail(tag === undefined ? e : withReason(e, tag))
+    }
+  )
+
+const isDirStats = (s: Option.Option<Stats>) => Option.isSome(s) && typeOf(s.value) === "Directory"
+const notDirStats = (s: Option.Option<Stats>) => Option.isSome(s) && typeOf(s.value) !== "Directory"
+
+/** Builds the backend primitives. */
+export const makeBackend = (options: {
+  readonly channels: Channels
+  readonly location: string
+  readonly tuning: TransferTuning
+}): Omit<Backend, "protocol" | "location" | "features"> & {
+  readonly readStreamWith: (
+    session: Session,
+    path: string,
+    info: FileInfo | undefined
+  ) => Stream.Stream<Uint8Array, FileSystemError.FileSystemError>
+  readonly writeStreamWith: <E>(
+    session: Session,
+    path: string,
+    data: Stream.Stream<Uint8Array, E>,
+    flags: number,
+    mode: number | undefined
+  ) => Effect.Effect<number, FileSystemError.FileSystemError | E>
+  readonly renameWith: (session: Session, from: string, to: string) => Effect.Effect<void, FileSystemError.FileSystemError>
+} => {
+  const { channels, tuning } = options
+  const main = channels.main
+
+  /** A public primitive: a span named after it, on the current main channel. */
+  const traced = <Args extends Array<unknown>, A>(
+    name: string,
+    f: (session: Session, ...args: Args) => Effect.Effect<A, FileSystemError.FileSystemError>
+  ) =>
+    Effect.fn(name)(function*(...args: Args) {
+      const session = yield* main
+      return yield* f(session, ...args)
+    })
+
+  const stat = traced("SftpFileSystem.stat", (session, path: string) => Effect.map(session.stat(path), toFileInfo))
+
+  const lstat = traced("SftpFileSystem.lstat", (session, path: string) => Effect.map(session.lstat(path), toFileInfo))
+
+  const readDirectoryWith = (session: Session, path: string) =>
+    session.call<ReadonlyArray<DirectoryEntry>>({ operation: "readDirectory", path }, (cb) =>
+      session.sftp.readdir(path, (error, list) =>
+        cb(error, error ? [] : list.map((entry) => ({ name: entry.filename, info: toFileInfo(entry.attrs) }))))
+    ).pipe(
+      // OpenSSH reports opendir(2) on a non-directory (ENOTDIR) as "no such file"
+      Effect.catchIf(
+        (e) => isNotFound(e) || isFailure(e),
+        refine(session, path, (self) => (notDirStats(self) ? "NotADirectory" : undefined))
+      )
+    )
+
+  const readDirectory = traced("SftpFileSystem.readDirectory", readDirectoryWith)
+
+  const makeDirectoryWith = (session: Session, path: string, mode: number | undefined) =>
+    session.call<void>(
+      { operation: "mkdir", path },
+      (cb) => session.sftp.mkdir(path, mode === undefined ? {} : { mode: mode & 0o7777 }, (e) => cb(e, undefined))
+    ).pipe(
+      Effect.catchIf(
+        (e) => isFailure(e) || isNotFound(e),
+        refine(session, path, (self, parent) =>
+          Option.isSome(self) ? "AlreadyExists" : notDirStats(parent) ? "NotADirectory" : undefined)
+      )
+    )
+
+  const makeDirectory = traced("SftpFileSystem.makeDirectory", makeDirectoryWith)
+
+  const removeDirectoryWith = (session: Session, path: string) =>
+    session.call<void>({ operation: "rmdir", path }, (cb) => session.sftp.rmdir(path, (e) => cb(e, undefined))).pipe(
+      Effect.catchIf(
+        (e) => isFailure(e) || isNotFound(e),
+        refine(session, path, (self) =>
+          isDirStats(self) ? "DirectoryNotEmpty" : notDirStats(self) ? "NotADirectory" : undefined)
+      )
+    )
+
+  const removeDirectory = traced("SftpFileSystem.removeDirectory", removeDirectoryWith)
+
+  const unlinkWith = (session: Session, path: string) =>
+    session.call<void>({ operation: "unlink", path }, (cb) => session.sftp.unlink(path, (e) => cb(e, undefined))).pipe(
+      Effect.catchIf(
+        (e) => isFailure(e) || e.reason._tag === "PermissionDenied",
+        refine(session, path, (self) => (isDirStats(self) ? "IsADirectory" : undefined))
+      )
+    )
+
+  const unlink = traced("SftpFileSystem.unlink", unlinkWith)
+
+  /** Removes a tree without following links, many requests at a time. */
+  const removeTreeWith = (session: Session, path: string): Effect.Effect<void, FileSystemError.FileSystemError> =>
+    Effect.gen(function*() {
+      const entries = yield* readDirectoryWith(session, path)
+      yield* Effect.forEach(entries, (entry) => {
+        const child = posix.join(path, entry.name)
+        return entry.info.type === "Directory" ? removeTreeWith(session, child) : unlinkWith(session, child)
+      }, { concurrency: 16, discard: true })
+      yield* removeDirectoryWith(session, path)
+    })
+
+  const removeTree = traced("SftpFileSystem.removeTree", removeTreeWith)
+
+  const openFile = (session: Session, path: string, flags: number, mode: number | undefined, operation: string) =>
+    session.open(path, flags, mode, operation).pipe(
+      Effect.catchIf(
+        (e) => isFailure(e) || isNotFound(e),
+        refine(session, path, (self, parent) =>
+          isDirStats(self) ? "IsADirectory" : notDirStats(parent) ? "NotADirectory" : undefined)
+      )
+    )
+
+  const closeQuietly = (session: Session, handle: Buffer, path: string) => Effect.ignore(session.closeHandle(handle, path))
+
+  const touchWith = (session: Session, path: string) => {
+    const now = new Date()
+    return session.call<void>(
+      { operation: "touch", path },
+      (cb) => session.sftp.utimes(path, now, now, (e) => cb(e, undefined))
+    ).pipe(
+      Effect.catchIf(isNotFound, () =>
+        Effect.flatMap(
+          openFile(session, path, OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.APPEND, undefined, "touch"),
+          (handle) => session.closeHandle(handle, path)
+        ))
+    )
+  }
+
+  const touch = traced("SftpFileSystem.touch", touchWith)
+
+  const renameWith = (session: Session, from: string, to: string): Effect.Effect<void, FileSystemError.FileSystemError> => {
+    const context = { operation: "rename", path: from }
+    const classify = (e: FileSystemError.FileSystemError) =>
+      Effect.flatMap(
+        Effect.all([probe(session, from), probe(session, to)], { concurrency: "unbounded" }),
+        ([source, target]) => {
+          if (Option.isNone(source)) return Effect.fail(withReason(e, "NotFound"))
+          if (isDirStats(target)) {
+            return Effect.fail(withReason(e, isDirStats(source) ? "DirectoryNotEmpty" : "IsADirectory", `target ${to}`))
+          }
+          if (notDirStats(target) && isDirStats(source)) return Effect.fail(withReason(e, "NotADirectory", `target ${to}`))
+          return Effect.fail(e)
+        }
+      )
+    if (session.has("posix-rename@openssh.com")) {
+      return session.call<void>(context, (cb) => session.sftp.ext_openssh_rename(from, to, (e) => cb(e, undefined))).pipe(
+        Effect.catchIf(isFailure, classify)
+      )
+    }
+    // Plain SFTP RENAME refuses an existing target; replace a non-directory by removing it first (not atomic)
+    const plain = session.call<void>(context, (cb) => session.sftp.rename(from, to, (e) => cb(e, undefined)))
+    return plain.pipe(
+      Effect.catchIf(isFailure, (e) =>
+        Effect.flatMap(Effect.all([probe(session, from), probe(session, to)]), ([source, target]) =>
+          Option.isSome(source) && notDirStats(target) && !isDirStats(source)
+            ? Effect.andThen(unlinkWith(session, to), Effect.catchIf(plain, isFailure, classify))
+            : classify(e)))
+    )
+  }
+
+  const rename = traced("SftpFileSystem.rename", renameWith)
+
+  const symlink = traced("SftpFileSystem.symlink", (session, path: string, target: string) =>
+    // ssh2 puts the arguments in the order OpenSSH's server expects (it swaps them against the draft)
+    session.call<void>(
+      { operation: "symlink", path },
+      (cb) => session.sftp.symlink(target, path, (e) => cb(e, undefined))
+    ).pipe(
+      Effect.catchIf(
+        (e) => isFailure(e) || isNotFound(e),
+        refine(session, path, (self, parent) =>
+          Option.isSome(self) ? "AlreadyExists" : notDirStats(parent) ? "NotADirectory" : undefined)
+      )
+    ))
+
+  const readLink = traced("SftpFileSystem.readLink", (session, path: string) =>
+    session.call<string>({ operation: "readlink", path }, (cb) => session.sftp.readlink(path, cb)).pipe(
+      // readlink(2) on something that is not a link is EINVAL, which OpenSSH sends as BAD_MESSAGE
+      Effect.mapError((e) =>
+        e.reason._tag === "Io" && statusOf(e.reason.cause) === Status.BAD_MESSAGE
+          ? withReason(e, "Io", "not a symbolic link")
+          : e
+      )
+    ))
+
+  const chmod = traced("SftpFileSystem.chmod", (session, path: string, mode: number) =>
+    session.call<void>(
+      { operation: "chmod", path },
+      (cb) => session.sftp.setstat(path, { mode: mode & 0o7777 }, (e) => cb(e, undefined))
+    ))
+
+  /** Checks that `info` (from `stat`) is something that can be read without blocking the server. */
+  const readable = (path: string, info: FileInfo): Effect.Effect<void, FileSystemError.FileSystemError> => {
+    if (info.type === "Directory") {
+      return Effect.fail(FileSystemError.make("IsADirectory", { path, operation: "readStream" }))
+    }
+    if (info.type === "Fifo" || info.type === "Socket") {
+      // opening a FIFO blocks OpenSSH's single-threaded sftp-server, and with it every request on the channel
+      return Effect.fail(FileSystemError.make("Unsupported", {
+        path,
+        operation: "readStream",
+        description: `cannot read a ${info.type === "Fifo" ? "FIFO" : "socket"} over SFTP`
+      }))
+    }
+    return Effect.void
+  }
+
+  const readStreamWith = (
+    session: Session,
+    path: string,
+    known: FileInfo | undefined
+  ): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> =>
+    Stream.scoped(Stream.fromPull(Effect.gen(function*() {
+      const info = known ?? toFileInfo(yield* session.stat(path))
+      yield* readable(path, info)
+      const handle = yield* Effect.acquireRelease(
+        openFile(session, path, OpenFlags.READ, undefined, "readStream"),
+        (handle) => closeQuietly(session, handle, path)
+      )
+      const reader = new PipelinedReader(session, handle, path, info.size, pipelineFor(session, tuning, false))
+      yield* Effect.addFinalizer(() => Effect.sync(() => reader.dispose()))
+      return reader.pull
+    })))
+
+  const readStream = (path: string, _options?: ReadStreamOptions) =>
+    Stream.unwrap(Effect.map(main, (session) => readStreamWith(session, path, undefined))).pipe(
+      Stream.withSpan("SftpFileSystem.readStream", { attributes: { path } })
+    )
+
+  /** Writes `data` to `path` through a new handle; returns the number of bytes written. */
+  const writeStreamWith = <E>(
+    session: Session,
+    path: string,
+    data: Stream.Stream<Uint8Array, E>,
+    flags: number,
+    mode: number | undefined
+  ): Effect.Effect<number, FileSystemError.FileSystemError | E> =>
+    Effect.scoped(Effect.gen(function*() {
+      let closed = false
+      const handle = yield* Effect.acquireRelease(
+        openFile(session, path, flags, mode === undefined ? undefined : mode & 0o7777, "writeStream"),
+        (handle) => (closed ? Effect.void : closeQuietly(session, handle, path))
+      )
+      const writer = new PipelinedWriter(session, handle, path, pipelineFor(session, tuning, true))
+      yield* Effect.addFinalizer(() => Effect.sync(() => writer.dispose()))
+      yield* Stream.runForEachArray(data, (chunks) => writer.push(chunks))
+      const written = yield* writer.finish()
+      closed = true
+      // the server reports some write errors (quota, NFS) only when the handle is closed
+      yield* session.closeHandle(handle, path)
+      return written
+    }))
+
+  const writeStream = <E>(path: string, data: Stream.Stream<Uint8Array, E>, options?: WriteStreamOptions) =>
+    Effect.flatMap(main, (session) =>
+      Effect.gen(function*() {
+        // a FIFO would block the server on open; a directory is refused with a clear reason
+        const existing = yield* Effect.exit(session.stat(path))
+        if (Exit.isSuccess(existing)) {
+          const type = typeOf(existing.value)
+          if (type === "Directory") {
+            return yield* FileSystemError.make("IsADirectory", { path, operation: "writeStream" })
+          }
+          if (type === "Fifo" || type === "Socket") {
+            return yield* FileSystemError.make("Unsupported", {
+              path,
+              operation: "writeStream",
+              description: `cannot write to a ${type === "Fifo" ? "FIFO" : "socket"} over SFTP`
+            })
+          }
+        }
+        yield* writeStreamWith(
+          session,
+          path,
+          data,
+          OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC,
+          options?.mode
+        )
+      })
+    ).pipe(Effect.withSpan("SftpFileSystem.writeStream", { attributes: { path } }))
+
+  return {
+    stat,
+    lstat,
+    readDirectory,
+    makeDirectory,
+    removeDirectory,
+    removeTree,
+    unlink,
+    touch,
+    rename,
+    symlink,
+    readLink,
+    chmod,
+    readStream,
+    writeStream,
+    readStreamWith,
+    writeStreamWith,
+    renameWith
+  }
+}
