@@ -1,0 +1,133 @@
+/**
+ * The data path of the WebDAV file system: streaming GET and PUT on
+ * `node:http(s)` with the file system's keep-alive agent.
+ *
+ * The `webdav` package would take a PUT body only as a Node `Readable` (sent
+ * chunked, through node-fetch's own pipe) and hands a GET body out through an
+ * extra `PassThrough`; going to `node:http(s)` directly for the two requests
+ * that move data lets the Effect stream write straight into the request with
+ * back-pressure, lets an early refusal (a 409 while the body is still being
+ * sent) end the upload at once, and lets an interrupted transfer destroy its
+ * socket so that the server never commits a partial file.
+ *
+ * @internal
+ */
+import * as NodeSink from "@effect/platform-node/NodeSink"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import type { Base } from "./url.ts"
+
+/** What every request needs: where, through which connection pool, as whom. */
+export interface Transport {
+  readonly base: Base
+  readonly agent: Http.Agent
+  readonly authorization: Redacted.Redacted<string> | undefined
+}
+
+const userAgent = "cerulean-ts/0.1.0"
+
+const send = (
+  transport: Transport,
+  method: string,
+  url: string,
+  headers: Record<string, string>
+): Http.ClientRequest => {
+  const all: Record<string, string> = { "user-agent": userAgent, ...headers }
+  if (transport.authorization !== undefined) all.authorization = Redacted.value(transport.authorization)
+  const request = transport.base.protocol === "https:" ? Https.request : Http.request
+  return request(url, { method, agent: transport.agent, headers: all })
+}
+
+/**
+ * Sends a GET and waits for the response head. The response is destroyed at
+ * the end of the scope unless its body was read to the end, so an abandoned
+ * download never leaves a half-read body on a pooled socket.
+ */
+export const openGet = <E>(
+  transport: Transport,
+  url: string,
+  onError: (cause: unknown) => E
+): Effect.Effect<Http.IncomingMessage, E, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.callback<Http.IncomingMessage, E>((resume) => {
+      const request = send(transport, "GET", url, { accept: "*/*" })
+      request.on("response", (response) => resume(Effect.succeed(response)))
+      // Kept for the request's whole life: a later error (the body breaking off) must not be unhandled.
+      request.on("error", (cause) => resume(Effect.fail(onError(cause))))
+      request.end()
+      return Effect.sync(() => request.destroy())
+    }),
+    (response) =>
+      Effect.sync(() => {
+        if (!response.complete) response.destroy()
+      })
+  )
+
+/**
+ * Reads and discards what is left of a response body (an error page) so its
+ * socket can serve the next request. A body larger than `limit` is not worth
+ * the wait: the socket is destroyed instead.
+ */
+export const discard = (response: Http.IncomingMessage, limit = 1 << 20): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (response.complete || response.destroyed) return resume(Effect.void)
+    let seen = 0
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length
+      if (seen > limit) {
+        response.destroy()
+        resume(Effect.void)
+      }
+    }
+    response.on("data", onData)
+    response.once("end", () => resume(Effect.void))
+    response.once("error", () => resume(Effect.void))
+    response.once("close", () => resume(Effect.void))
+    return Effect.sync(() => {
+      response.off("data", onData)
+      response.destroy()
+    })
+  })
+
+/**
+ * Streams `data` as the body of a PUT (chunked: the length is not known in
+ * advance) and returns the response, whose body has been discarded.
+ *
+ * The upload races the response: a server that refuses the request before
+ * the body is complete answers early, and that answer ends the upload. If
+ * `data` fails or the fiber is interrupted, the request is destroyed, so the
+ * server sees a truncated chunked body and does not commit the file.
+ */
+export const put = <E, EB>(
+  transport: Transport,
+  url: string,
+  data: Stream.Stream<Uint8Array, EB>,
+  headers: Record<string, string>,
+  onError: (cause: unknown) => E
+): Effect.Effect<Http.IncomingMessage, E | EB> =>
+  Effect.scoped(Effect.gen(function*() {
+    const response = Deferred.makeUnsafe<Http.IncomingMessage, E>()
+    const request = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const request = send(transport, "PUT", url, { "content-type": "application/octet-stream", ...headers })
+        request.on("response", (res) => Deferred.doneUnsafe(response, Effect.succeed(res)))
+        request.on("error", (cause) => Deferred.doneUnsafe(response, Effect.fail(onError(cause))))
+        return request
+      }),
+      (request, exit) =>
+        Effect.sync(() => {
+          // An early answer leaves the body unfinished: that socket cannot carry another request.
+          if (Exit.isFailure(exit) || !request.writableFinished) request.destroy()
+        })
+    )
+    const upload = Stream.run(data, NodeSink.fromWritable({ evaluate: () => request, onError, endOnDone: true }))
+    const res = yield* Effect.raceFirst(Effect.andThen(upload, Deferred.await(response)), Deferred.await(response))
+    yield* discard(res)
+    return res
+  }))
