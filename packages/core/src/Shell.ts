@@ -9,7 +9,9 @@
 /**
  * Quotes a string so that a POSIX shell reads it back as exactly one word,
  * verbatim: spaces, quotes, newlines, `$(...)`, globs and a leading dash
- * included. Safe words are left bare for readable logs.
+ * included. Safe words are left bare for readable logs and command lines
+ * (`squeue -j 42`); that includes words with a leading dash, since quotes
+ * would not stop a program from reading them as options anyway.
  *
  * @example
  * ```ts
@@ -21,7 +23,7 @@
  * @category quoting
  */
 export const quote = (value: string): string =>
-  value !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) && !value.startsWith("-")
+  value !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)
     ? value
     : "'" + value.replaceAll("'", `'\\''`) + "'"
 
