@@ -7,6 +7,10 @@
  */
 
 /** @since 0.1.0 */
+export * as FileSystemContract from "./FileSystemContract.ts"
+/** @since 0.1.0 */
+export { MemoryFileSystem } from "./MemoryFileSystem.ts"
+/** @since 0.1.0 */
 export * as TerminalContract from "./TerminalContract.ts"
 /** @since 0.1.0 */
 export { TestTerminal } from "./TestTerminal.ts"
