@@ -8,7 +8,8 @@
  * - when the shell exits, whatever it left running in its group (background
  *   jobs started with `&`) is ended too, so a `run` never leaves processes
  *   behind; a process meant to outlive `run` must leave the group itself,
- *   e.g. with `setsid`;
+ *   e.g. with `setsid`, and let go of the output pipes
+ *   (`setsid job </dev/null >log 2>&1 &`), or `run` waits for it to close them;
  * - on a timeout, and when the effect is interrupted, the whole group gets
  *   `SIGTERM`, then `SIGKILL` after a grace period of {@link killGracePeriod}.
  *
@@ -179,6 +180,7 @@ export class LocalTerminal extends Context.Service<LocalTerminal, Terminal>()("@
         args: ReadonlyArray<string> = [],
         options: RunOptions = {}
       ) {
+        yield* Effect.annotateCurrentSpan({ command, args: args.length })
         const problem = Shell.checkRun(command, args, options)
         if (problem !== undefined) {
           return yield* fail(new InvalidArgument({ command, description: problem }))
