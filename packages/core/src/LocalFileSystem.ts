@@ -313,13 +313,16 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
    * @since 0.1.0
    * @category layers
    */
-  static readonly layerNoDeps: Layer.Layer<LocalFileSystem | FileSystem.FileSystem, never, EffectFileSystem.FileSystem> =
-    Layer.effectContext(
-      Effect.map(
-        LocalFileSystem.make,
-        (fs) => Context.make(LocalFileSystem, fs).pipe(Context.add(FileSystem.FileSystem, fs))
-      )
+  static readonly layerNoDeps: Layer.Layer<
+    LocalFileSystem | FileSystem.FileSystem,
+    never,
+    EffectFileSystem.FileSystem
+  > = Layer.effectContext(
+    Effect.map(
+      LocalFileSystem.make,
+      (fs) => Context.make(LocalFileSystem, fs).pipe(Context.add(FileSystem.FileSystem, fs))
     )
+  )
 
   /**
    * The local file system on Node's `node:fs`, provided as both

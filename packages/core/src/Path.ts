@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { EntryType } from "./EntryType.ts"
@@ -69,7 +70,11 @@ export interface WalkOptions {
    * default, as `os.walk` does), `"fail"` fails the stream, and a function is
    * called with the error and may decide by failing or succeeding.
    */
-  readonly onError?: "ignore" | "fail" | ((error: FileSystemError.FileSystemError) => Effect.Effect<void, FileSystemError.FileSystemError>) | undefined
+  readonly onError?:
+    | "ignore"
+    | "fail"
+    | ((error: FileSystemError.FileSystemError) => Effect.Effect<void, FileSystemError.FileSystemError>)
+    | undefined
 }
 
 const missing = (e: FileSystemError.FileSystemError) =>
@@ -224,6 +229,11 @@ export class Path {
 
   toJSON(): unknown {
     return { _id: "Path", fs: `${this.fs.protocol}:${this.fs.location}`, path: this.path }
+  }
+
+  /** How `console.log` and `util.inspect` show a path: `Path(local:localhost /tmp/x)`, not the whole file system. */
+  [NodeInspectSymbol](): string {
+    return `Path(${this.fs.protocol}:${this.fs.location} ${this.path})`
   }
 
   /** Same file system and same path. */
@@ -386,7 +396,9 @@ export class Path {
    * the tree is removed bottom-up and links are removed, never followed, so
    * nothing outside the tree is touched.
    */
-  rmdir(options: { readonly recursive?: boolean | undefined } = {}): Effect.Effect<void, FileSystemError.FileSystemError> {
+  rmdir(
+    options: { readonly recursive?: boolean | undefined } = {}
+  ): Effect.Effect<void, FileSystemError.FileSystemError> {
     const self = this
     return Effect.gen(function*() {
       const info = yield* self.lstat()
@@ -404,7 +416,10 @@ export class Path {
    * stays), a directory is removed recursively, anything else is unlinked.
    */
   remove(): Effect.Effect<void, FileSystemError.FileSystemError> {
-    return Effect.flatMap(Effect.option(Effect.catchIf(this.lstat(), (e) => !missing(e), Effect.fail)), (info) =>
+    // Only "nothing is there" makes this a no-op; any other failure (PermissionDenied, a lost
+    // connection) must not look like a successful removal.
+    const lookup = Effect.catchIf(Effect.map(this.lstat(), Option.some), missing, () => Effect.succeedNone)
+    return Effect.flatMap(lookup, (info) =>
       Option.match(info, {
         onNone: () => Effect.void,
         onSome: (i) => (i.type === "Directory" ? this.rmdir({ recursive: true }) : this.fs.unlink(this.abs))
@@ -459,7 +474,9 @@ export class Path {
    * resolved against the link's directory). With `recursive`, follows the
    * chain to its end, which need not exist; a loop fails with `LinkLoop`.
    */
-  readlink(options: { readonly recursive?: boolean | undefined } = {}): Effect.Effect<Path, FileSystemError.FileSystemError> {
+  readlink(
+    options: { readonly recursive?: boolean | undefined } = {}
+  ): Effect.Effect<Path, FileSystemError.FileSystemError> {
     const self = this
     const step = (link: Path) =>
       Effect.map(link.readlinkText(), (text) => link.with(posix.resolveDots(posix.join(link.parent.abs, text))))
@@ -479,7 +496,9 @@ export class Path {
   }
 
   /** The content as a stream of chunks. */
-  readStream(options?: { readonly chunkSize?: number | undefined }): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> {
+  readStream(
+    options?: { readonly chunkSize?: number | undefined }
+  ): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> {
     return this.fs.readStream(this.abs, options)
   }
 

@@ -94,8 +94,15 @@ export interface MemoryFileSystemShape extends FileSystem.FileSystem {
   /** Creates a FIFO, as `mkfifo(3)`: the umask applies, `AlreadyExists` if anything is there. */
   readonly mkfifo: (path: string, mode?: number) => Effect.Effect<void, FileSystemError.FileSystemError>
   /** Creates a FIFO, device or socket entry, as `mknod(2)`. */
-  readonly mknod: (path: string, type: SpecialType, mode?: number) => Effect.Effect<void, FileSystemError.FileSystemError>
-  /** Changes the owner of an entry (following links), as root's `chown(2)`. */
+  readonly mknod: (
+    path: string,
+    type: SpecialType,
+    mode?: number
+  ) => Effect.Effect<void, FileSystemError.FileSystemError>
+  /**
+   * Changes the owner of an entry (following links) as root's `chown(2)`
+   * would, whatever the settings: a test sets up entries owned by others with it.
+   */
   readonly chown: (path: string, uid: number, gid: number) => Effect.Effect<void, FileSystemError.FileSystemError>
 }
 
@@ -141,7 +148,17 @@ interface Located {
   readonly node: Inode | undefined
 }
 
-type Errno = "ENOENT" | "EEXIST" | "ENOTDIR" | "EISDIR" | "ENOTEMPTY" | "EACCES" | "EPERM" | "ELOOP" | "EINVAL" | "EBUSY"
+type Errno =
+  | "ENOENT"
+  | "EEXIST"
+  | "ENOTDIR"
+  | "EISDIR"
+  | "ENOTEMPTY"
+  | "EACCES"
+  | "EPERM"
+  | "ELOOP"
+  | "EINVAL"
+  | "EBUSY"
 
 const reasonOf: Readonly<Record<Errno, FileSystemError.ReasonTag>> = {
   ENOENT: "NotFound",
@@ -528,7 +545,6 @@ const makeUnsafe = (options: Options = {}): MemoryFileSystemShape => {
       const at = locate(path, true)
       if (at instanceof Failure) return at
       if (at.node === undefined) return new Failure("ENOENT")
-      if (checks) return new Failure("EPERM")
       at.node.uid = newUid
       at.node.gid = newGid
       return undefined
@@ -678,12 +694,16 @@ export class MemoryFileSystem extends Context.Service<MemoryFileSystem, MemoryFi
     onMemory(path, "mknod", (fs) => fs.mknod(absolute(path), type, mode))
 
   /**
-   * Changes the owner of the entry at `path` on a memory file system (fails
-   * with `PermissionDenied` when permissions are enforced for a non-root user).
+   * Changes the owner of the entry at `path` on a memory file system, as
+   * root would (permission checks do not apply to this test helper).
    *
    * @since 0.1.0
    * @category combinators
    */
-  static readonly chown = (path: Path, uid: number, gid: number): Effect.Effect<void, FileSystemError.FileSystemError> =>
+  static readonly chown = (
+    path: Path,
+    uid: number,
+    gid: number
+  ): Effect.Effect<void, FileSystemError.FileSystemError> =>
     onMemory(path, "chown", (fs) => fs.chown(absolute(path), uid, gid))
 }
