@@ -66,6 +66,8 @@ export interface ExistingFixtures {
    * `<root>/chardev` (default `["Fifo", "BlockDevice"]`; none without links).
    */
   readonly specials?: ReadonlyArray<Special> | undefined
+  /** Who owns the tree, when not the user the tests run as (default: {@link Options.owner}). */
+  readonly owner?: { readonly uid: number; readonly gid: number } | undefined
 }
 
 /**
@@ -128,9 +130,9 @@ export interface Options<E = never, E2 = never> {
     | ((path: Path, type: "BlockDevice" | "CharacterDevice") => Effect.Effect<void, unknown>)
     | undefined
   /**
-   * Who owns the fixture tree and whatever the tests create. Without it the
-   * suite checks that the owner of the tree is the owner of a newly created
-   * file.
+   * Who owns whatever the tests create (and a created fixture tree). Without
+   * it the suite checks that the owner of the tree is the owner of a newly
+   * created file.
    */
   readonly owner?: { readonly uid: number; readonly gid: number } | undefined
   readonly features?: Partial<Features> | undefined
@@ -439,13 +441,17 @@ export const run = <E, E2>(name: string, options: Options<E, E2>): void => {
       return { fs, scratch, fx }
     })
 
-    /** What the owner of created entries is: the declared owner, or whoever owns a fresh file. */
+    /** The owner of created entries: the declared owner, or whoever owns a fresh file. */
     const expectedOwner = (scratch: Path) =>
       options.owner !== undefined ? Effect.succeed(options.owner) : Effect.gen(function*() {
         const probe = scratch.join("owner-probe")
         yield* probe.touch()
         return { uid: yield* probe.uid(), gid: yield* probe.gid() }
       })
+
+    /** The owner of the fixture tree. */
+    const fixtureOwner = (scratch: Path) =>
+      fixtures !== "create" && fixtures.owner !== undefined ? Effect.succeed(fixtures.owner) : expectedOwner(scratch)
 
     // ------------------------------------------------------------------ test_file_systems.py
 
@@ -948,11 +954,12 @@ export const run = <E, E2>(name: string, options: Options<E, E2>): void => {
       test("owner: uid and gid of the fixtures (links followed) are the expected owner's", () =>
         Effect.gen(function*() {
           const { scratch, fx } = yield* withFixtures
-          const owner = yield* expectedOwner(scratch)
+          const treeOwner = yield* fixtureOwner(scratch)
           for (const path of [fx.root, fx.dir, fx.file, fx.link]) {
-            assert.strictEqual(yield* path.uid(), owner.uid, `uid of ${path}`)
-            assert.strictEqual(yield* path.gid(), owner.gid, `gid of ${path}`)
+            assert.strictEqual(yield* path.uid(), treeOwner.uid, `uid of ${path}`)
+            assert.strictEqual(yield* path.gid(), treeOwner.gid, `gid of ${path}`)
           }
+          const owner = yield* expectedOwner(scratch)
           const created = scratch.join("mine")
           yield* created.mkdir()
           assert.strictEqual(yield* created.uid(), owner.uid)
