@@ -32,7 +32,7 @@ import * as NFS from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Posix from "node:path/posix"
-import { createClient, type FileStat, type ResponseDataDetailed, type WebDAVClient } from "webdav"
+import { createClient, type FileStat, parseXML, prepareFileFromProps, type WebDAVClient } from "webdav"
 import * as Errors from "./internal/errors.ts"
 import * as HttpBody from "./internal/http.ts"
 import * as Url from "./internal/url.ts"
@@ -83,9 +83,6 @@ export const emulatedFileMode = 0o600
  * @category constants
  */
 export const emulatedDirectoryMode = 0o700
-
-const isDetailed = <A>(r: A | ResponseDataDetailed<A>): r is ResponseDataDetailed<A> =>
-  Predicate.hasProperty(r, "data") && Predicate.hasProperty(r, "status") && Predicate.hasProperty(r, "headers")
 
 const toInfo = (stat: FileStat): FileSystem.FileInfo => {
   const directory = stat.type === "directory"
@@ -177,9 +174,17 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
    * DELETE, MOVE or COPY on a collection) as success. Fails with the client's
    * error for statuses of 400 and above.
    */
-  const custom = (operation: string, path: string, requestPath: string, method: string, headers: Record<string, string>) =>
+  const custom = (
+    operation: string,
+    path: string,
+    requestPath: string,
+    method: string,
+    headers: Record<string, string>,
+    url?: string
+  ) =>
     Effect.flatMap(
-      call(operation, path, (signal) => client.customRequest(requestPath, { method, headers, signal })),
+      call(operation, path, (signal) =>
+        client.customRequest(requestPath, { method, headers, signal, ...(url !== undefined ? { url } : {}) })),
       (response) =>
         call(operation, path, () => response.text()).pipe(
           Effect.map((body) => ({ status: response.status, statusText: response.statusText, body }))
@@ -200,10 +205,42 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
       }))
       : Effect.void
 
+  /**
+   * One PROPFIND, with the collection URL (trailing slash) for a listing.
+   * Without a body (allprop), as Cerulean sent it: every server answers it,
+   * and no property comes back in a separate 404 block, which the `webdav`
+   * client's parser would take for the whole answer.
+   */
+  const propfind = (operation: string, path: string, depth: "0" | "1") =>
+    Effect.gen(function*() {
+      const url = Url.urlOf(base, path, depth === "1")
+      const response = yield* custom(operation, path, path, "PROPFIND", { Depth: depth }, url)
+      if (response.status !== 207) return yield* Errors.fromStatus(operation, path, response)
+      const result = yield* call(operation, path, () => parseXML(response.body))
+      const entries: Array<{ readonly path: string; readonly stat: FileStat }> = []
+      for (const r of result.multistatus.response) {
+        // A member the server could not describe comes with a status and no properties.
+        if (r.propstat === undefined || !/^HTTP\/\d(\.\d)? 2\d\d/.test(String(r.propstat.status))) continue
+        const entryPath = Url.hrefToPath(base, String(r.href))
+        if (entryPath === undefined) continue
+        const stat = yield* Effect.try({
+          try: () => prepareFileFromProps(r.propstat!.prop, entryPath),
+          catch: Errors.fromCause(operation, path)
+        })
+        entries.push({ path: entryPath, stat })
+      }
+      return entries
+    })
+
   /** `stat` without explanations: `None` when the server says 404. */
   const statRaw = (operation: string, path: string): Effect.Effect<Option.Option<FileStat>, FileSystemError.FileSystemError> =>
-    call(operation, path, (signal) => client.stat(path, { signal })).pipe(
-      Effect.map((r) => Option.some(isDetailed(r) ? r.data : r)),
+    propfind(operation, path, "0").pipe(
+      Effect.flatMap((entries) => {
+        const entry = entries.find((e) => e.path === path) ?? entries[0]
+        return entry === undefined
+          ? Effect.fail(FileSystemError.make("Io", { path, operation, description: "PROPFIND answered without properties" }))
+          : Effect.succeed(Option.some(entry.stat))
+      }),
       Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(Option.none()))
     )
 
@@ -267,13 +304,9 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     return toInfo(yield* statInfo("lstat", path))
   })
 
-  /** One PROPFIND with Depth 1 on the collection URL (with a trailing slash): the entries and the collection itself. */
+  /** One PROPFIND with Depth 1 on the collection URL: the entries, without the collection itself. */
   const list = (operation: string, path: string) =>
-    call(
-      operation,
-      path,
-      (signal) => client.getDirectoryContents(Url.asCollection(path), { includeSelf: true, details: false, signal })
-    ).pipe(
+    propfind(operation, path, "1").pipe(
       Effect.catchIf(
         (e) => statusOfError(e) === 400 || statusOfError(e) === 404,
         (e) =>
@@ -287,20 +320,18 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
             return explain(operation, path, { status: statusOfError(e) ?? 404 }, "NotFound")
           })
       ),
-      Effect.flatMap((stats) => {
-        const self = stats.find((s) => Posix.normalize(s.filename) === path)
-        if (self !== undefined && self.type !== "directory") {
+      Effect.flatMap((entries) => {
+        const self = entries.find((e) => e.path === path)
+        if (self !== undefined && self.stat.type !== "directory") {
           return Effect.fail(FileSystemError.make("NotADirectory", { path, operation, description: "a file" }))
         }
-        const entries: Array<FileSystem.DirectoryEntry> = []
-        for (const s of stats) {
-          const name = Posix.basename(s.filename)
-          // Only the direct children: the collection itself (whatever its href looks like) and
-          // anything the server returns from elsewhere are left out.
-          if (s === self || name === "" || Posix.dirname(Posix.normalize(s.filename)) !== path) continue
-          entries.push({ name, info: toInfo(s) })
+        const children: Array<FileSystem.DirectoryEntry> = []
+        for (const e of entries) {
+          // Only direct children: the collection itself and anything from elsewhere are left out.
+          if (e.path === path || Posix.dirname(e.path) !== path) continue
+          children.push({ name: Posix.basename(e.path), info: toInfo(e.stat) })
         }
-        return Effect.succeed(entries)
+        return Effect.succeed(children)
       })
     )
 
@@ -384,7 +415,8 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     // portable way to set the modification time (getlastmodified is a protected property),
     // so an existing file is left as it is.
     yield* call("touch", path, (signal) =>
-      client.putFileContents(path, new Uint8Array(0), { overwrite: false, contentLength: 0, signal })).pipe(
+      // A Buffer: the client would JSON-encode a bare Uint8Array (`{}`).
+      client.putFileContents(path, Buffer.alloc(0), { overwrite: false, contentLength: 0, signal })).pipe(
         Effect.catchIf(
           (e) => statusOfError(e) === 405 || statusOfError(e) === 409,
           (e) =>
@@ -552,20 +584,25 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
   // Cerulean checked the base URL at construction (HEAD must be 200); a PROPFIND also proves
   // that the server speaks WebDAV there and that the credentials are accepted.
   yield* log("PROPFIND 0", "/")
-  const root = yield* statInfo("make", "/").pipe(
-    Effect.mapError((e) =>
-      e.reason._tag === "PermissionDenied"
-        ? FileSystemError.make("PermissionDenied", {
-          path: "/",
-          operation: "make",
-          description: `${base.href}: ${credential === undefined ? "authentication required" : "credentials refused"} (${
-            e.reason.description ?? "HTTP 401"
-          })`,
-          cause: e
-        })
-        : e
-    )
-  )
+  const root = yield* statInfo("make", "/").pipe(Effect.mapError((e) => {
+    // Apache answers 400 for `file/`: the base URL names a file.
+    if (statusOfError(e) === 400) {
+      return FileSystemError.make("NotADirectory", {
+        path: "/",
+        operation: "make",
+        description: `${base.href} is not a WebDAV collection (HTTP 400)`,
+        cause: e
+      })
+    }
+    if (e.reason._tag !== "PermissionDenied") return e
+    const why = credential === undefined ? "authentication required" : "credentials refused"
+    return FileSystemError.make("PermissionDenied", {
+      path: "/",
+      operation: "make",
+      description: `${base.href}: ${why} (${e.reason.description ?? "HTTP 401"})`,
+      cause: e
+    })
+  }))
   if (root.type !== "directory") {
     return yield* FileSystemError.make("NotADirectory", {
       path: "/",

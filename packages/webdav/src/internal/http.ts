@@ -12,7 +12,6 @@
  *
  * @internal
  */
-import * as NodeSink from "@effect/platform-node/NodeSink"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -96,6 +95,22 @@ export const discard = (response: Http.IncomingMessage, limit = 1 << 20): Effect
   })
 
 /**
+ * Writes a batch of chunks, waiting for `drain` only when the request's
+ * buffer is full: the back-pressure that keeps an upload in constant memory.
+ * A request that fails meanwhile never drains; the race in {@link put} ends
+ * the wait.
+ */
+const write = (request: Http.ClientRequest, chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    let ready = true
+    for (const chunk of chunks) ready = request.write(chunk)
+    if (ready) return resume(Effect.void)
+    const onDrain = () => resume(Effect.void)
+    request.once("drain", onDrain)
+    return Effect.sync(() => request.off("drain", onDrain))
+  })
+
+/**
  * Streams `data` as the body of a PUT (chunked: the length is not known in
  * advance) and returns the response, whose body has been discarded.
  *
@@ -126,7 +141,14 @@ export const put = <E, EB>(
           if (Exit.isFailure(exit) || !request.writableFinished) request.destroy()
         })
     )
-    const upload = Stream.run(data, NodeSink.fromWritable({ evaluate: () => request, onError, endOnDone: true }))
+    // Not NodeSink: when `data` fails it would destroy the request itself, and the resulting
+    // "socket hang up" could win the race below over the source's own error.
+    const upload = Effect.andThen(
+      Stream.runForEachArray(data, (chunks) => write(request, chunks)),
+      Effect.callback<void>((resume) => {
+        request.end(() => resume(Effect.void))
+      })
+    )
     const res = yield* Effect.raceFirst(Effect.andThen(upload, Deferred.await(response)), Deferred.await(response))
     yield* discard(res)
     return res

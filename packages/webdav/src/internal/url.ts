@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as QueryString from "node:querystring"
 
 /** A validated base URL: no credentials, query or fragment, and no trailing slash. */
 export interface Base {
@@ -59,3 +60,21 @@ export const urlOf = (base: Base, path: string, collection = false): string => {
 
 /** The path with a trailing slash (the request path of a collection), `/` stays `/`. */
 export const asCollection = (path: string): string => (path.endsWith("/") ? path : path + "/")
+
+/** Percent-decoding that never throws: a malformed escape is kept as it is. */
+const decodeSegment = (segment: string): string => QueryString.unescape(segment)
+
+/**
+ * The file-system path an `href` of a PROPFIND response names, or
+ * `undefined` when it lies outside the base. Servers may answer with a full
+ * URL or an absolute path, encode characters we left alone (or the other
+ * way round), and end collections with a slash; all of that is normalized.
+ */
+export const hrefToPath = (base: Base, href: string): string | undefined => {
+  const pathname = href.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "")
+  const segments = pathname.split("/").filter((s) => s !== "").map(decodeSegment)
+  const baseSegments = base.pathname.split("/").filter((s) => s !== "").map(decodeSegment)
+  if (segments.length < baseSegments.length) return undefined
+  for (let i = 0; i < baseSegments.length; i++) if (segments[i] !== baseSegments[i]) return undefined
+  return "/" + segments.slice(baseSegments.length).join("/")
+}
