@@ -1160,6 +1160,13 @@ export const run = <E, E2>(name: string, options: Options<E, E2>): void => {
             yield* failsWith(dir.join("new").mkdir(), "PermissionDenied")
             yield* failsWith(dir.join("inside").rmdir(), "PermissionDenied")
             assert.deepStrictEqual(yield* sortedNames(dir), ["inside"])
+            // Listing needs read permission even when there is nothing to stat.
+            const writeOnly = scratch.join("write-only")
+            yield* writeOnly.mkdir()
+            yield* Effect.addFinalizer(() => Effect.ignore(writeOnly.chmod(0o755)))
+            yield* writeOnly.chmod(0o300)
+            yield* failsWith(Stream.runCollect(writeOnly.iterdir()), "PermissionDenied", writeOnly)
+            yield* writeOnly.join("created").touch()
           }))
       } else if (features.permissions) {
         test("permission bits do not stop this user (root): locked entries are still read and listed", () =>

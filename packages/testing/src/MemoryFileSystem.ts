@@ -19,6 +19,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { randomUUID } from "node:crypto"
 
 /**
  * Settings of one {@link MemoryFileSystem}.
@@ -206,7 +207,9 @@ const makeUnsafe = (options: Options = {}): MemoryFileSystemShape => {
   }
   const { gid, uid, umask } = settings
   const checks = settings.enforcePermissions && uid !== 0
-  const location = `memory-${++instances}`
+  // The random part keeps two copies of this module (two bundles, two vitest workers) from
+  // handing out equal locations.
+  const location = `memory-${++instances}-${randomUUID().slice(0, 8)}`
 
   const root: DirectoryNode = { kind: "Directory", entries: new Map(), mode: 0o755, uid, gid, mtime: 0, atime: 0 }
 
