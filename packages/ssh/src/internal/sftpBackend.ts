@@ -13,28 +13,47 @@ import * as FileSystemError from "@cerulean/core/FileSystemError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { posix } from "node:path"
 import type { Stats } from "ssh2"
 import type { Channels } from "./sftpChannels.ts"
-import { type PipelineOptions, PipelinedReader, PipelinedWriter } from "./sftpPipeline.ts"
+import { type Lane, type PipelineOptions, PipelinedReader, PipelinedWriter } from "./sftpPipeline.ts"
 import { OpenFlags, type Session, Status, statusOf, toFileInfo, typeOf } from "./sftpSession.ts"
 
-/** How transfers are pipelined, resolved against a session's limits. */
+/** How transfers are pipelined and spread over channels. */
 export interface TransferTuning {
-  /** Bytes per request; `undefined` = the server's limit (capped at 256 KiB) or 32 KiB without `limits@openssh.com`. */
+  /** Bytes per request; `undefined` = 256 KiB, capped by the server's limit. */
   readonly requestSize: number | undefined
-  /** Requests outstanding; `undefined` = enough for about 2 MiB in flight, at least 8. */
+  /** Requests outstanding per channel; `undefined` = enough for 2 MiB in flight, at least 8. */
   readonly maxRequests: number | undefined
+  /** Channels a file of at least `stripeSize` bytes is spread over. */
+  readonly stripes: number
+  /** Size from which a file is striped over several channels. */
+  readonly stripeSize: number
 }
 
-/** Bytes kept in flight per transfer by default: what one ssh2 channel window holds. */
+/** Links followed before a chain counts as a loop (Linux's limit). */
+const maxLinkHops = 40
+
+/** Bytes kept in flight per channel by default: what one ssh2 channel window holds. */
 const defaultBytesInFlight = 2 * 1024 * 1024
 
-/** The request size and count for a session. */
-export const pipelineFor = (session: Session, tuning: TransferTuning, write: boolean): PipelineOptions => {
-  const serverMax = write ? session.maxWrite : session.maxRead
-  const requestSize = Math.max(1024, Math.min(tuning.requestSize ?? 256 * 1024, serverMax))
+/** The largest power of two that is at most `n`. */
+const floorPowerOfTwo = (n: number): number => 2 ** Math.floor(Math.log2(n))
+
+/**
+ * The request size and count for these sessions. The size is a power of two
+ * (OpenSSH's limit is 255 KiB, which would split every 256 KiB chunk of a
+ * stream into a request and a sliver, and copy each into a new block).
+ */
+export const pipelineFor = (
+  sessions: ReadonlyArray<Session>,
+  tuning: TransferTuning,
+  write: boolean
+): PipelineOptions => {
+  const serverMax = Math.min(...sessions.map((s) => (write ? s.maxWrite : s.maxRead)))
+  const requestSize = floorPowerOfTwo(Math.max(1024, Math.min(tuning.requestSize ?? 256 * 1024, serverMax)))
   const maxRequests = tuning.maxRequests ?? Math.max(8, Math.ceil(defaultBytesInFlight / requestSize))
   return { requestSize, maxRequests }
 }
@@ -85,17 +104,29 @@ export const makeBackend = (options: {
   readonly tuning: TransferTuning
 }): Omit<Backend, "protocol" | "location" | "features"> & {
   readonly readStreamWith: (
-    session: Session,
+    sessions: ReadonlyArray<Session>,
     path: string,
-    info: FileInfo | undefined
+    info: FileInfo
   ) => Stream.Stream<Uint8Array, FileSystemError.FileSystemError>
   readonly writeStreamWith: <E>(
-    session: Session,
+    sessions: ReadonlyArray<Session>,
     path: string,
     data: Stream.Stream<Uint8Array, E>,
-    flags: number,
-    mode: number | undefined
+    mode: number | undefined,
+    onWritten?: (bytes: number) => void
   ) => Effect.Effect<number, FileSystemError.FileSystemError | E>
+  readonly readable: (path: string, info: FileInfo) => Effect.Effect<void, FileSystemError.FileSystemError>
+  readonly openFile: (
+    session: Session,
+    path: string,
+    flags: number,
+    mode: number | undefined,
+    operation: string
+  ) => Effect.Effect<Buffer, FileSystemError.FileSystemError>
+  readonly openForWrite: (
+    path: string,
+    mode: number | undefined
+  ) => (session: Session) => Effect.Effect<Buffer, FileSystemError.FileSystemError>
   readonly renameWith: (session: Session, from: string, to: string) => Effect.Effect<void, FileSystemError.FileSystemError>
 } => {
   const { channels, tuning } = options
@@ -111,7 +142,32 @@ export const makeBackend = (options: {
       return yield* f(session, ...args)
     })
 
-  const stat = traced("SftpFileSystem.stat", (session, path: string) => Effect.map(session.stat(path), toFileInfo))
+  /**
+   * OpenSSH answers ELOOP with "no such file", like a missing entry. A stat
+   * that fails so on a link follows the chain to tell a loop (`LinkLoop`)
+   * from a broken link (`NotFound`); on anything else it costs nothing more.
+   */
+  const loopOrMissing = (session: Session, path: string) => (e: FileSystemError.FileSystemError) =>
+    Effect.gen(function*() {
+      const seen = new Set<string>()
+      let current = path
+      for (let hop = 0; hop <= maxLinkHops; hop++) {
+        const info = yield* probe(session, current)
+        if (Option.isNone(info) || typeOf(info.value) !== "SymbolicLink") return yield* Effect.fail(e)
+        if (seen.has(current)) break
+        seen.add(current)
+        const text = yield* Effect.orElseSucceed(
+          session.call<string>({ operation: "readlink", path: current }, (cb) => session.sftp.readlink(current, cb)),
+          () => undefined
+        )
+        if (text === undefined) return yield* Effect.fail(e)
+        current = posix.resolve(posix.dirname(current), text)
+      }
+      return yield* Effect.fail(withReason(e, "LinkLoop", "too many levels of symbolic links"))
+    })
+
+  const stat = traced("SftpFileSystem.stat", (session, path: string) =>
+    Effect.map(session.stat(path).pipe(Effect.catchIf(isNotFound, loopOrMissing(session, path))), toFileInfo))
 
   const lstat = traced("SftpFileSystem.lstat", (session, path: string) => Effect.map(session.lstat(path), toFileInfo))
 
@@ -206,30 +262,36 @@ export const makeBackend = (options: {
 
   const renameWith = (session: Session, from: string, to: string): Effect.Effect<void, FileSystemError.FileSystemError> => {
     const context = { operation: "rename", path: from }
+    // ENOTDIR arrives as "no such file" and EISDIR, ENOTEMPTY as FAILURE: look at both ends to say which
     const classify = (e: FileSystemError.FileSystemError) =>
       Effect.flatMap(
-        Effect.all([probe(session, from), probe(session, to)], { concurrency: "unbounded" }),
-        ([source, target]) => {
+        Effect.all([probe(session, from), probe(session, to), probe(session, posix.dirname(to))], {
+          concurrency: "unbounded"
+        }),
+        ([source, target, parent]) => {
           if (Option.isNone(source)) return Effect.fail(withReason(e, "NotFound"))
           if (isDirStats(target)) {
             return Effect.fail(withReason(e, isDirStats(source) ? "DirectoryNotEmpty" : "IsADirectory", `target ${to}`))
           }
           if (notDirStats(target) && isDirStats(source)) return Effect.fail(withReason(e, "NotADirectory", `target ${to}`))
+          if (Option.isNone(parent)) return Effect.fail(withReason(e, "NotFound", `target ${to}`))
+          if (notDirStats(parent)) return Effect.fail(withReason(e, "NotADirectory", `target ${to}`))
           return Effect.fail(e)
         }
       )
     if (session.has("posix-rename@openssh.com")) {
       return session.call<void>(context, (cb) => session.sftp.ext_openssh_rename(from, to, (e) => cb(e, undefined))).pipe(
-        Effect.catchIf(isFailure, classify)
+        Effect.catchIf((e) => isFailure(e) || isNotFound(e), classify)
       )
     }
     // Plain SFTP RENAME refuses an existing target; replace a non-directory by removing it first (not atomic)
     const plain = session.call<void>(context, (cb) => session.sftp.rename(from, to, (e) => cb(e, undefined)))
     return plain.pipe(
+      Effect.catchIf(isNotFound, classify),
       Effect.catchIf(isFailure, (e) =>
         Effect.flatMap(Effect.all([probe(session, from), probe(session, to)]), ([source, target]) =>
           Option.isSome(source) && notDirStats(target) && !isDirStats(source)
-            ? Effect.andThen(unlinkWith(session, to), Effect.catchIf(plain, isFailure, classify))
+            ? Effect.andThen(unlinkWith(session, to), Effect.catchIf(plain, (e) => isFailure(e) || isNotFound(e), classify))
             : classify(e)))
     )
   }
@@ -281,79 +343,121 @@ export const makeBackend = (options: {
     return Effect.void
   }
 
-  const readStreamWith = (
-    session: Session,
+  /** Opens `path` on each session (a lane per channel), closing the handles with the scope. */
+  const openLanes = (
+    sessions: ReadonlyArray<Session>,
     path: string,
-    known: FileInfo | undefined
+    openFirst: (session: Session) => Effect.Effect<Buffer, FileSystemError.FileSystemError>,
+    otherFlags: number,
+    operation: string
+  ): Effect.Effect<Array<Lane>, FileSystemError.FileSystemError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const [first, ...rest] = sessions
+      const lane = (session: Session, open: Effect.Effect<Buffer, FileSystemError.FileSystemError>) =>
+        Effect.map(
+          Effect.acquireRelease(open, (h) => closeQuietly(session, h, path)),
+          (handle): Lane => ({ session, handle })
+        )
+      // the first open creates (or truncates) the file; the others only open what it made
+      const head = yield* lane(first!, openFirst(first!))
+      const others = yield* Effect.forEach(
+        rest,
+        (session) => lane(session, openFile(session, path, otherFlags, undefined, operation)),
+        { concurrency: "unbounded" }
+      )
+      return [head, ...others]
+    })
+
+  /**
+   * Opens `path` for writing, created new or truncated. The exclusive create
+   * comes first because it never blocks: opening an existing FIFO would
+   * block OpenSSH's single-threaded server (and every request on the channel)
+   * until a reader came, so an existing entry is looked at before it is
+   * truncated.
+   */
+  const openForWrite = (path: string, mode: number | undefined) => (session: Session) =>
+    session.open(path, OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.EXCL, mode, "writeStream").pipe(
+      Effect.catchIf(isFailure, (e) =>
+        Effect.gen(function*() {
+          const existing = yield* Effect.exit(session.stat(path))
+          if (Exit.isSuccess(existing)) {
+            const type = typeOf(existing.value)
+            if (type === "Directory") return yield* withReason(e, "IsADirectory")
+            if (type === "Fifo" || type === "Socket") {
+              return yield* withReason(e, "Unsupported", `cannot write to a ${type === "Fifo" ? "FIFO" : "socket"} over SFTP`)
+            }
+          }
+          return yield* openFile(session, path, OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC, mode, "writeStream")
+        })),
+      Effect.catchIf(isNotFound, refine(session, path, (_, parent) => (notDirStats(parent) ? "NotADirectory" : undefined)))
+    )
+
+  const readStreamWith = (
+    sessions: ReadonlyArray<Session>,
+    path: string,
+    info: FileInfo
   ): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> =>
     Stream.scoped(Stream.fromPull(Effect.gen(function*() {
-      const info = known ?? toFileInfo(yield* session.stat(path))
       yield* readable(path, info)
-      const handle = yield* Effect.acquireRelease(
-        openFile(session, path, OpenFlags.READ, undefined, "readStream"),
-        (handle) => closeQuietly(session, handle, path)
+      const lanes = yield* openLanes(
+        sessions,
+        path,
+        (session) => openFile(session, path, OpenFlags.READ, undefined, "readStream"),
+        OpenFlags.READ,
+        "readStream"
       )
-      const reader = new PipelinedReader(session, handle, path, info.size, pipelineFor(session, tuning, false))
+      const reader = new PipelinedReader(lanes, path, info.size, pipelineFor(sessions, tuning, false))
       yield* Effect.addFinalizer(() => Effect.sync(() => reader.dispose()))
       return reader.pull
     })))
 
+  /** How many channels a file of this size is spread over. */
+  const stripesFor = (size: number) => (size >= tuning.stripeSize ? tuning.stripes : 1)
+
   const readStream = (path: string, _options?: ReadStreamOptions) =>
-    Stream.unwrap(Effect.map(main, (session) => readStreamWith(session, path, undefined))).pipe(
+    Stream.unwrap(Effect.gen(function*() {
+      const session = yield* main
+      const info = toFileInfo(yield* session.stat(path))
+      yield* readable(path, info)
+      const sessions = yield* channels.lease(stripesFor(info.size))
+      return readStreamWith(sessions, path, info)
+    })).pipe(
+      Stream.scoped,
       Stream.withSpan("SftpFileSystem.readStream", { attributes: { path } })
     )
 
-  /** Writes `data` to `path` through a new handle; returns the number of bytes written. */
+  /** Writes `data` to `path`, striped over the sessions; returns the number of bytes written. */
   const writeStreamWith = <E>(
-    session: Session,
+    sessions: ReadonlyArray<Session>,
     path: string,
     data: Stream.Stream<Uint8Array, E>,
-    flags: number,
-    mode: number | undefined
+    mode: number | undefined,
+    onWritten?: (bytes: number) => void
   ): Effect.Effect<number, FileSystemError.FileSystemError | E> =>
     Effect.scoped(Effect.gen(function*() {
-      let closed = false
-      const handle = yield* Effect.acquireRelease(
-        openFile(session, path, flags, mode === undefined ? undefined : mode & 0o7777, "writeStream"),
-        (handle) => (closed ? Effect.void : closeQuietly(session, handle, path))
+      const lanes = yield* openLanes(
+        sessions,
+        path,
+        openForWrite(path, mode === undefined ? undefined : mode & 0o7777),
+        OpenFlags.WRITE,
+        "writeStream"
       )
-      const writer = new PipelinedWriter(session, handle, path, pipelineFor(session, tuning, true))
+      const writer = new PipelinedWriter(lanes, path, pipelineFor(sessions, tuning, true), onWritten)
       yield* Effect.addFinalizer(() => Effect.sync(() => writer.dispose()))
       yield* Stream.runForEachArray(data, (chunks) => writer.push(chunks))
       const written = yield* writer.finish()
-      closed = true
       // the server reports some write errors (quota, NFS) only when the handle is closed
-      yield* session.closeHandle(handle, path)
+      yield* Effect.forEach(lanes, (lane) => lane.session.closeHandle(lane.handle, path), {
+        concurrency: "unbounded",
+        discard: true
+      })
       return written
     }))
 
   const writeStream = <E>(path: string, data: Stream.Stream<Uint8Array, E>, options?: WriteStreamOptions) =>
-    Effect.flatMap(main, (session) =>
-      Effect.gen(function*() {
-        // a FIFO would block the server on open; a directory is refused with a clear reason
-        const existing = yield* Effect.exit(session.stat(path))
-        if (Exit.isSuccess(existing)) {
-          const type = typeOf(existing.value)
-          if (type === "Directory") {
-            return yield* FileSystemError.make("IsADirectory", { path, operation: "writeStream" })
-          }
-          if (type === "Fifo" || type === "Socket") {
-            return yield* FileSystemError.make("Unsupported", {
-              path,
-              operation: "writeStream",
-              description: `cannot write to a ${type === "Fifo" ? "FIFO" : "socket"} over SFTP`
-            })
-          }
-        }
-        yield* writeStreamWith(
-          session,
-          path,
-          data,
-          OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC,
-          options?.mode
-        )
-      })
-    ).pipe(Effect.withSpan("SftpFileSystem.writeStream", { attributes: { path } }))
+    Effect.scoped(
+      Effect.flatMap(channels.lease(1), (sessions) => writeStreamWith(sessions, path, data, options?.mode))
+    ).pipe(Effect.asVoid, Effect.withSpan("SftpFileSystem.writeStream", { attributes: { path } }))
 
   return {
     stat,
@@ -372,6 +476,9 @@ export const makeBackend = (options: {
     writeStream,
     readStreamWith,
     writeStreamWith,
-    renameWith
+    renameWith,
+    readable,
+    openFile,
+    openForWrite
   }
 }

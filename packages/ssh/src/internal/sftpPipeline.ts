@@ -42,6 +42,22 @@ type Taken =
   | "wait"
   | "done"
 
+/** One open handle of the file on one channel; a transfer may stripe its requests over several. */
+export interface Lane {
+  readonly session: Session
+  readonly handle: Buffer
+}
+
+interface LaneState extends Lane {
+  inflight: number
+}
+
+const leastBusy = (lanes: ReadonlyArray<LaneState>): LaneState => {
+  let best = lanes[0]!
+  for (let i = 1; i < lanes.length; i++) if (lanes[i]!.inflight < best.inflight) best = lanes[i]!
+  return best
+}
+
 interface ReadSlot {
   offset: number
   length: number
@@ -52,16 +68,25 @@ interface ReadSlot {
   error: FileSystemError.FileSystemError | undefined
 }
 
+const newSlot = (offset: number, length: number, retried: boolean): ReadSlot => ({
+  offset,
+  length,
+  state: "pending",
+  data: undefined,
+  eof: false,
+  retried,
+  error: undefined
+})
+
 /**
- * Reads a file through an open handle. `size` is the file's size when it was
- * opened: reads are issued up to it plus one request at `size` that confirms
- * the end (answered at the same time as the others); if that request returns
- * data the file has grown and reading continues until the server reports the
- * end of the file.
+ * Reads a file through open handles (one per lane). `size` is the file's
+ * size when it was opened: reads are issued up to it plus one request at
+ * `size` that confirms the end (answered at the same time as the others); if
+ * that request returns data the file has grown and reading continues until
+ * the server reports the end of the file.
  */
 export class PipelinedReader {
-  private readonly session: Session
-  private readonly handle: Buffer
+  private readonly lanes: ReadonlyArray<LaneState>
   private readonly path: string
   private options: PipelineOptions
   private readonly size: number
@@ -71,17 +96,15 @@ export class PipelinedReader {
   private ended = false
   private disposed = false
   private waiter: (() => void) | undefined = undefined
-  private readonly removeCloseListener: () => void
-  /** Bytes delivered so far. */
-  delivered = 0
+  private readonly removeCloseListeners: ReadonlyArray<() => void>
 
-  constructor(session: Session, handle: Buffer, path: string, size: number, options: PipelineOptions) {
-    this.session = session
-    this.handle = handle
+  constructor(lanes: ReadonlyArray<Lane>, path: string, size: number, options: PipelineOptions) {
+    this.lanes = lanes.map((lane) => ({ ...lane, inflight: 0 }))
     this.path = path
     this.size = size
-    this.options = { requestSize: Math.min(options.requestSize, session.maxRead), maxRequests: options.maxRequests }
-    this.removeCloseListener = session.whenClosed(() => this.onChannelClosed())
+    const maxRead = Math.min(...lanes.map((lane) => lane.session.maxRead))
+    this.options = { requestSize: Math.min(options.requestSize, maxRead), maxRequests: options.maxRequests }
+    this.removeCloseListeners = lanes.map((lane) => lane.session.whenClosed(() => this.onChannelClosed(lane.session)))
     this.fill()
   }
 
@@ -89,11 +112,11 @@ export class PipelinedReader {
     return { operation: "readStream", path: this.path }
   }
 
-  private onChannelClosed(): void {
+  private onChannelClosed(session: Session): void {
     for (const slot of this.slots) {
       if (slot.state === "pending") {
         slot.state = "failed"
-        slot.error = this.session.lost(this.context())
+        slot.error = session.lost(this.context())
       }
     }
     this.wake()
@@ -110,16 +133,9 @@ export class PipelinedReader {
   }
 
   private fill(): void {
-    while (this.slots.length < this.options.maxRequests && this.mayIssue()) {
-      const slot: ReadSlot = {
-        offset: this.next,
-        length: this.options.requestSize,
-        state: "pending",
-        data: undefined,
-        eof: false,
-        retried: false,
-        error: undefined
-      }
+    const capacity = this.options.maxRequests * this.lanes.length
+    while (this.slots.length < capacity && this.mayIssue()) {
+      const slot = newSlot(this.next, this.options.requestSize, false)
       this.next += slot.length
       this.slots.push(slot)
       this.issue(slot)
@@ -127,43 +143,37 @@ export class PipelinedReader {
   }
 
   private issue(slot: ReadSlot): void {
-    if (this.session.closed) {
+    const lane = leastBusy(this.lanes)
+    if (lane.session.closed) {
       slot.state = "failed"
-      slot.error = this.session.lost(this.context())
+      slot.error = lane.session.lost(this.context())
       return
     }
+    lane.inflight++
     const buffer = Buffer.allocUnsafe(slot.length)
-    this.session.sftp.read(this.handle, buffer, 0, slot.length, slot.offset, (error, bytesRead) => {
+    lane.session.sftp.read(lane.handle, buffer, 0, slot.length, slot.offset, (error, bytesRead) => {
+      lane.inflight--
       if (this.disposed || slot.state !== "pending") return
-      if (error) this.onError(slot, error)
+      if (error) this.onError(lane.session, slot, error)
       else this.onData(slot, buffer, bytesRead)
       this.wake()
     })
   }
 
-  private onError(slot: ReadSlot, error: unknown): void {
-    if (!slot.retried && slot.length > safeRequestSize && isRefusal(error) && !this.session.closed) {
+  private onError(session: Session, slot: ReadSlot, error: unknown): void {
+    if (!slot.retried && slot.length > safeRequestSize && isRefusal(error) && !session.closed) {
       // the server refused a large read: read this block again in safe pieces, and use smaller, fewer requests
       this.options = fallback(this.options)
-      const index = this.slots.indexOf(slot)
       const pieces: Array<ReadSlot> = []
       for (let offset = slot.offset; offset < slot.offset + slot.length; offset += safeRequestSize) {
-        pieces.push({
-          offset,
-          length: Math.min(safeRequestSize, slot.offset + slot.length - offset),
-          state: "pending",
-          data: undefined,
-          eof: false,
-          retried: true,
-          error: undefined
-        })
+        pieces.push(newSlot(offset, Math.min(safeRequestSize, slot.offset + slot.length - offset), true))
       }
-      this.slots.splice(index, 1, ...pieces)
+      this.slots.splice(this.slots.indexOf(slot), 1, ...pieces)
       for (const piece of pieces) this.issue(piece)
       return
     }
     slot.state = "failed"
-    slot.error = this.session.error(error, this.context())
+    slot.error = session.error(error, this.context())
   }
 
   private onData(slot: ReadSlot, buffer: Buffer, bytesRead: number): void {
@@ -183,15 +193,7 @@ export class PipelinedReader {
         return
       }
       // a short read inside the file (servers may cap a read's length): ask for the rest, keeping the order
-      const rest: ReadSlot = {
-        offset: end,
-        length: slot.length - bytesRead,
-        state: "pending",
-        data: undefined,
-        eof: false,
-        retried: slot.retried,
-        error: undefined
-      }
+      const rest = newSlot(end, slot.length - bytesRead, slot.retried)
       this.slots.splice(this.slots.indexOf(slot) + 1, 0, rest)
       this.issue(rest)
     }
@@ -205,13 +207,10 @@ export class PipelinedReader {
       if (head.state === "pending") break
       if (head.state === "failed") {
         if (out.length > 0) break
-        return { _tag: "Fail", error: head.error ?? this.session.lost(this.context()) }
+        return { _tag: "Fail", error: head.error ?? this.lanes[0]!.session.lost(this.context()) }
       }
       this.slots.shift()
-      if (head.data !== undefined) {
-        out.push(head.data)
-        this.delivered += head.data.length
-      }
+      if (head.data !== undefined) out.push(head.data)
       if (head.eof) {
         this.ended = true
         this.slots = []
@@ -248,47 +247,55 @@ export class PipelinedReader {
     this.disposed = true
     this.slots = []
     this.waiter = undefined
-    this.removeCloseListener()
+    for (const remove of this.removeCloseListeners) remove()
   }
 }
 
 interface WriteBlock {
-  offset: number
-  data: Uint8Array
+  readonly offset: number
+  readonly data: Uint8Array
+  /** A buffer of the writer's own pool, returned to it once acknowledged. */
+  readonly pooled: boolean
 }
 
 /**
- * Writes a stream of chunks through an open handle, `requestSize` bytes per
- * WRITE, at most `maxRequests` outstanding. `push` suspends the producer while
- * the pipe is full, which is the back-pressure a `Stream` source needs.
+ * Writes a stream of chunks through open handles (one per lane: the same
+ * file opened on several channels), `requestSize` bytes per WRITE, at most
+ * `maxRequests` outstanding per lane. `push` suspends the producer while the
+ * pipe is full, which is the back-pressure a `Stream` source needs.
  */
 export class PipelinedWriter {
-  private readonly session: Session
-  private readonly handle: Buffer
+  private readonly lanes: ReadonlyArray<LaneState>
   private readonly path: string
   private options: PipelineOptions
   private inflight = 0
   private offset = 0
-  private block: Buffer
+  private block: Buffer | undefined = undefined
   private fillLevel = 0
+  private readonly free: Array<Buffer> = []
   private failure: FileSystemError.FileSystemError | undefined = undefined
   private queue: ReadonlyArray<Uint8Array> = []
   private queueIndex = 0
   private chunkOffset = 0
   private waiter: (() => void) | undefined = undefined
-  private readonly removeCloseListener: () => void
-  /** Bytes acknowledged by the server so far. */
-  written = 0
+  private readonly removeCloseListeners: ReadonlyArray<() => void>
+  /** Called with the byte count of each acknowledged write. */
+  private readonly onWritten: ((bytes: number) => void) | undefined
 
-  constructor(session: Session, handle: Buffer, path: string, options: PipelineOptions) {
-    this.session = session
-    this.handle = handle
+  constructor(
+    lanes: ReadonlyArray<Lane>,
+    path: string,
+    options: PipelineOptions,
+    onWritten?: (bytes: number) => void
+  ) {
+    this.lanes = lanes.map((lane) => ({ ...lane, inflight: 0 }))
     this.path = path
-    this.options = { requestSize: Math.min(options.requestSize, session.maxWrite), maxRequests: options.maxRequests }
-    this.block = Buffer.allocUnsafe(this.options.requestSize)
-    this.removeCloseListener = session.whenClosed(() => {
-      this.fail(this.session.lost(this.context()))
-    })
+    const maxWrite = Math.min(...lanes.map((lane) => lane.session.maxWrite))
+    this.options = { requestSize: Math.min(options.requestSize, maxWrite), maxRequests: options.maxRequests }
+    this.onWritten = onWritten
+    this.removeCloseListeners = lanes.map((lane) =>
+      lane.session.whenClosed(() => this.fail(lane.session.lost(this.context())))
+    )
   }
 
   private context() {
@@ -306,21 +313,31 @@ export class PipelinedWriter {
     if (waiter) waiter()
   }
 
+  private get capacity(): number {
+    return this.options.maxRequests * this.lanes.length
+  }
+
   private send(block: WriteBlock, retried: boolean): void {
+    const lane = leastBusy(this.lanes)
+    lane.inflight++
     this.inflight++
     const data = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength)
-    this.session.sftp.write(this.handle, data, 0, data.length, block.offset, (error) => {
+    lane.session.sftp.write(lane.handle, data, 0, data.length, block.offset, (error) => {
+      lane.inflight--
       this.inflight--
       if (error) {
-        if (!retried && data.length > safeRequestSize && isRefusal(error) && !this.session.closed) {
+        if (!retried && data.length > safeRequestSize && isRefusal(error) && !lane.session.closed) {
           this.options = fallback(this.options)
           this.resend(block)
           return
         }
-        this.fail(this.session.error(error, this.context()))
+        this.fail(lane.session.error(error, this.context()))
         return
       }
-      this.written += data.length
+      if (block.pooled && data.length === this.options.requestSize && this.free.length < this.capacity) {
+        this.free.push(data)
+      }
+      if (this.onWritten !== undefined) this.onWritten(data.length)
       this.wake()
     })
   }
@@ -329,12 +346,12 @@ export class PipelinedWriter {
   private resend(block: WriteBlock): void {
     for (let at = 0; at < block.data.length; at += safeRequestSize) {
       const piece = block.data.subarray(at, Math.min(at + safeRequestSize, block.data.length))
-      this.send({ offset: block.offset + at, data: piece }, true)
+      this.send({ offset: block.offset + at, data: piece, pooled: false }, true)
     }
   }
 
-  private emit(data: Uint8Array): void {
-    const block = { offset: this.offset, data }
+  private emit(data: Uint8Array, pooled: boolean): void {
+    const block = { offset: this.offset, data, pooled }
     this.offset += data.length
     this.send(block, false)
   }
@@ -344,7 +361,7 @@ export class PipelinedWriter {
     const size = this.options.requestSize
     while (this.queueIndex < this.queue.length) {
       if (this.failure !== undefined) return true
-      if (this.inflight >= this.options.maxRequests) return false
+      if (this.inflight >= this.capacity) return false
       const chunk = this.queue[this.queueIndex]!
       const available = chunk.length - this.chunkOffset
       if (available === 0) {
@@ -354,25 +371,26 @@ export class PipelinedWriter {
       }
       if (this.fillLevel === 0 && available >= size) {
         // a whole request's worth straight from the caller's chunk: no copy
-        this.emit(chunk.subarray(this.chunkOffset, this.chunkOffset + size))
+        this.emit(chunk.subarray(this.chunkOffset, this.chunkOffset + size), false)
         this.chunkOffset += size
         continue
       }
+      const block = this.block ?? (this.block = this.free.pop() ?? Buffer.allocUnsafe(size))
       const n = Math.min(available, size - this.fillLevel)
-      this.block.set(chunk.subarray(this.chunkOffset, this.chunkOffset + n), this.fillLevel)
+      block.set(chunk.subarray(this.chunkOffset, this.chunkOffset + n), this.fillLevel)
       this.fillLevel += n
       this.chunkOffset += n
       if (this.fillLevel === size) {
-        // the block stays referenced until acknowledged (it may be sent again in pieces), so start a new one
-        this.emit(this.block)
-        this.block = Buffer.allocUnsafe(size)
+        // the block stays with the request until acknowledged (a refused one is sent again in pieces)
+        this.emit(block, true)
+        this.block = undefined
         this.fillLevel = 0
       }
     }
     return true
   }
 
-  /** Writes these chunks, suspending while `maxRequests` writes are outstanding. */
+  /** Writes these chunks, suspending while the pipe is full. */
   push(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, FileSystemError.FileSystemError> {
     return Effect.suspend(() => {
       if (this.failure !== undefined) return Effect.fail(this.failure)
@@ -393,11 +411,12 @@ export class PipelinedWriter {
     })
   }
 
-  /** Sends the last partial block and waits until every write is acknowledged. */
+  /** Sends the last partial block and waits until every write is acknowledged; returns the bytes written. */
   finish(): Effect.Effect<number, FileSystemError.FileSystemError> {
     return Effect.suspend(() => {
-      if (this.failure === undefined && this.fillLevel > 0) {
-        this.emit(this.block.subarray(0, this.fillLevel))
+      if (this.failure === undefined && this.fillLevel > 0 && this.block !== undefined) {
+        this.emit(this.block.subarray(0, this.fillLevel), false)
+        this.block = undefined
         this.fillLevel = 0
       }
       const settled = () => this.failure !== undefined || this.inflight === 0
@@ -421,6 +440,6 @@ export class PipelinedWriter {
 
   dispose(): void {
     this.waiter = undefined
-    this.removeCloseListener()
+    for (const remove of this.removeCloseListeners) remove()
   }
 }

@@ -124,6 +124,7 @@ export class Session {
   /** Whether the server announced `limits@openssh.com` (so the limits above are its own). */
   readonly hasLimits: boolean
   private closedFlag = false
+  private readonly closedHandles = new WeakSet<Buffer>()
   private readonly onClose = new Set<() => void>()
 
   constructor(sftp: SFTPWrapper) {
@@ -159,7 +160,8 @@ export class Session {
     return this.extensions[extension] !== undefined
   }
 
-  private markClosed(): void {
+  /** Treats the channel as closed from now on (its connection is gone). */
+  markClosed(): void {
     if (this.closedFlag) return
     this.closedFlag = true
     const listeners = [...this.onClose]
@@ -255,10 +257,18 @@ export class Session {
     })
   }
 
-  /** Closes a handle; a closed channel has closed it already. */
+  /**
+   * Closes a handle once: a second close is a no-op, because the server may
+   * already have given the same handle to another open file. A closed channel
+   * has closed its handles already.
+   */
   closeHandle(handle: Buffer, path: string): Effect.Effect<void, FileSystemError.FileSystemError> {
-    if (this.closed) return Effect.void
-    return this.call<void>({ operation: "close", path }, (cb) => this.sftp.close(handle, (e) => cb(e, undefined)))
+    return Effect.suspend(() => {
+      if (this.closedHandles.has(handle)) return Effect.void
+      this.closedHandles.add(handle)
+      if (this.closed) return Effect.void
+      return this.call<void>({ operation: "close", path }, (cb) => this.sftp.close(handle, (e) => cb(e, undefined)))
+    })
   }
 
   fstat(handle: Buffer, path: string): Effect.Effect<Stats, FileSystemError.FileSystemError> {

@@ -40,6 +40,6 @@ export const connect = (port?: number): Effect.Effect<RawConnection, FileSystemE
         client.sftp((error, sftp) => resume(error ? Effect.fail(lost(error)) : Effect.succeed(sftp)))
       }),
       (sftp) => Effect.sync(() => sftp.end())
-    )
+    ).pipe(Effect.map((sftp) => ({ sftp })))
     return { client, openSftp, location: `${tb.user}@${tb.sshHost}:${p}` }
   })
