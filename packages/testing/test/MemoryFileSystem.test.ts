@@ -4,7 +4,7 @@ import * as FileSystemError from "@cerulean/core/FileSystemError"
 import { FileSystemContract, MemoryFileSystem } from "@cerulean/testing"
 import * as MemoryFileSystemModule from "@cerulean/testing/MemoryFileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 
 // As root: permission bits never stop the user.
@@ -24,6 +24,40 @@ FileSystemContract.run("MemoryFileSystem (enforcePermissions)", {
   makeFifo: MemoryFileSystem.mkfifo,
   owner: { uid: 1001, gid: 1002 },
   features: { umask: 0o027, mtimeResolution: 5 }
+})
+
+// A backend without links and permission bits, as WebDAV is: the same memory primitives, except
+// that symlink, readLink and chmod fail with Unsupported. This runs the contract's other branch.
+const withoutLinksAndPermissions = Layer.effect(
+  FileSystem,
+  Effect.map(MemoryFileSystem.make(), (memory) => {
+    const unsupported = (operation: string) => (path: string) =>
+      Effect.fail(FileSystemError.make("Unsupported", { path, operation, description: "WebDAV-like" }))
+    return FileSystemModule.make({
+      protocol: "memory-webdav-like",
+      location: memory.location,
+      features: { symlinks: false, permissions: false, devices: false, atomicRename: true },
+      stat: memory.stat,
+      lstat: memory.lstat,
+      readDirectory: memory.readDirectory,
+      makeDirectory: memory.makeDirectory,
+      removeDirectory: memory.removeDirectory,
+      unlink: memory.unlink,
+      touch: memory.touch,
+      rename: memory.rename,
+      symlink: unsupported("symlink"),
+      readLink: unsupported("readLink"),
+      chmod: unsupported("chmod"),
+      readStream: memory.readStream,
+      writeStream: memory.writeStream
+    })
+  })
+)
+
+FileSystemContract.run("without links and permissions (WebDAV-like)", {
+  layer: withoutLinksAndPermissions,
+  scratch: FileSystemContract.scratchIn((fs) => fs.root),
+  features: { symlinks: false, permissions: false, mtimeResolution: 5 }
 })
 
 const provide = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: MemoryFileSystemModule.Options) =>
