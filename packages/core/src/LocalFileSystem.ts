@@ -110,6 +110,14 @@ const toInfo = (operation: string, path: string) =>
   })
 }
 
+/** Every change to the file system is logged at Debug, with what it changed. */
+const logChange = (operation: string, annotations: Record<string, unknown>) =>
+  Effect.annotateLogs(Effect.logDebug(`local file system: ${operation}`), {
+    fileSystem: "local",
+    operation,
+    ...annotations
+  })
+
 /**
  * effect's interface removes directories only through `rm`, which refuses an
  * empty directory unless asked to remove recursively, and a recursive `rm`
@@ -193,7 +201,7 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
 
       const makeDirectory = Effect.fn("LocalFileSystem.makeDirectory")(
         function*(path: string, mode: number | undefined) {
-          yield* Effect.logDebug("mkdir", path)
+          yield* logChange("mkdir", { path, mode })
           yield* Effect.mapError(
             efs.makeDirectory(path, { mode: (mode ?? 0o777) & Permission.mask }),
             toError("makeDirectory", path)
@@ -203,14 +211,14 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
 
       const removeDirectory = Effect.fn("LocalFileSystem.removeDirectory")(
         function*(path: string) {
-          yield* Effect.logDebug("rmdir", path)
+          yield* logChange("rmdir", { path })
           yield* Effect.mapError(rmdir(path), toError("removeDirectory", path))
         }
       )
 
       const unlink = Effect.fn("LocalFileSystem.unlink")(
         function*(path: string) {
-          yield* Effect.logDebug("unlink", path)
+          yield* logChange("unlink", { path })
           // `rm` without `recursive` lstat()s first: links are removed, not followed, and a
           // directory is refused with ERR_FS_EISDIR.
           yield* Effect.mapError(efs.remove(path), toError("unlink", path))
@@ -236,14 +244,14 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
 
       const rename = Effect.fn("LocalFileSystem.rename")(
         function*(from: string, to: string) {
-          yield* Effect.logDebug("rename", from, to)
+          yield* logChange("rename", { path: from, to })
           yield* Effect.mapError(efs.rename(from, to), toError("rename", from))
         }
       )
 
       const symlink = Effect.fn("LocalFileSystem.symlink")(
         function*(path: string, target: string) {
-          yield* Effect.logDebug("symlink", path, target)
+          yield* logChange("symlink", { path, target })
           // effect's argument order is symlink(target, linkPath), as in symlink(2).
           yield* Effect.mapError(efs.symlink(target, path), toError("symlink", path))
         }
@@ -257,7 +265,7 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
 
       const chmod = Effect.fn("LocalFileSystem.chmod")(
         function*(path: string, mode: number) {
-          yield* Effect.logDebug("chmod", path, `0o${mode.toString(8)}`)
+          yield* logChange("chmod", { path, mode: `0o${mode.toString(8)}` })
           yield* Effect.mapError(efs.chmod(path, mode & Permission.mask), toError("chmod", path))
         }
       )
@@ -274,7 +282,7 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
         options?: FileSystem.WriteStreamOptions
       ): Effect.Effect<void, FileSystemError.FileSystemError | E> =>
         Effect.gen(function*() {
-          yield* Effect.logDebug("write", path)
+          yield* logChange("write", { path })
           const file = yield* Effect.mapError(
             efs.open(path, { flag: "w", mode: (options?.mode ?? 0o666) & Permission.mask }),
             toError("writeStream", path)
