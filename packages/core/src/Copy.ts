@@ -607,16 +607,17 @@ const withTemporary = <A, E>(
         )
     ))
 
-/** The umask of the target, learnt by creating (and removing) one directory with mode 0o777 next to the target. */
+/**
+ * The umask of the target, learnt by creating (and removing) one directory
+ * with mode 0o777 next to the target. The creation is the (uninterruptible)
+ * acquisition, so an interruption cannot slip between it and the removal.
+ */
 const probeUmask = (fs: FileSystem, dir: string): Effect.Effect<number> =>
   Effect.flatMap(temporaryName(posix.join(dir, "umask")), (probe) =>
     Effect.acquireUseRelease(
-      Effect.succeed(probe),
-      (p) =>
-        Effect.flatMap(fs.makeDirectory(p, 0o777), () => fs.stat(p)).pipe(
-          Effect.map((info) => 0o777 & ~info.mode)
-        ),
-      (p, exit) => (Exit.isSuccess(exit) ? Effect.ignore(fs.removeDirectory(p)) : Effect.void)
+      Effect.as(fs.makeDirectory(probe, 0o777), probe),
+      (p) => Effect.map(fs.stat(p), (info) => 0o777 & ~info.mode),
+      (p) => Effect.ignore(fs.removeDirectory(p))
     )).pipe(
       Effect.catchCause((cause) =>
         Effect.as(Effect.logDebug("copy: could not learn the target's umask, assuming 022", cause), 0o022)
@@ -670,6 +671,7 @@ const execute = (
       let counted = 0
       const options: TransferOptions = {
         chunkSize: opts.chunkSize,
+        size: op.size,
         onProgress: (bytes) => {
           counted += bytes
           tracker.add(bytes)
@@ -687,7 +689,10 @@ const execute = (
           })
         )
       }
-      const data = src.readStream(op.source, { chunkSize: opts.chunkSize }).pipe(
+      // A small file is read in one chunk sized to it (plus one byte to see the end), not into a
+      // buffer of the full chunk size: thousands of small files would otherwise churn memory.
+      const chunkSize = Math.min(opts.chunkSize, op.size + 1)
+      const data = src.readStream(op.source, { chunkSize }).pipe(
         Stream.tap((chunk) =>
           Effect.sync(() => {
             counted += chunk.length
@@ -756,7 +761,9 @@ const fastPath = (
   to: string,
   options: TransferOptions
 ): { readonly kind: string; readonly effect: Effect.Effect<void, FileSystemError.FileSystemError> } | undefined => {
-  if (src.equals(dst) && dst.copyFile !== undefined) return { kind: "copyFile", effect: dst.copyFile(from, to, options) }
+  if (src.equals(dst) && src.copyFile !== undefined && dst.copyFile !== undefined) {
+    return { kind: "copyFile", effect: src.copyFile(from, to, options) }
+  }
   const send = src.sendTo?.(from, dst, to, options)
   if (send !== undefined) return { kind: `${src.protocol} sendTo ${dst.protocol}`, effect: send }
   const receive = dst.receiveFrom?.(src, from, to, options)

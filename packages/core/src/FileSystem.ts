@@ -102,6 +102,11 @@ export interface TransferOptions {
   /** Preferred chunk size in bytes for a hook that moves data through the client. */
   readonly chunkSize?: number | undefined
   /**
+   * The size of the source file when the copy was planned: a hint (the file
+   * may have changed since), which spares a hook a `stat`.
+   */
+  readonly size?: number | undefined
+  /**
    * Called with the number of bytes written since the previous call (not a
    * running total), as the data lands; `copy` turns these into its progress
    * elements. A hook that learns nothing until the end (a server-side copy)

@@ -5,6 +5,7 @@ import { LocalFileSystem } from "@cerulean/core/LocalFileSystem"
 import type { Path } from "@cerulean/core/Path"
 import { MemoryFileSystem } from "@cerulean/testing/MemoryFileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as EffectFileSystem from "effect/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -12,6 +13,7 @@ import * as Net from "node:net"
 import * as NFS from "node:fs"
 import * as OS from "node:os"
 import * as NodePath from "node:path"
+import { makeLocalCopyFile } from "../src/internal/localCopyFile.ts"
 
 // ---------------------------------------------------------------- environments
 
@@ -44,10 +46,19 @@ const memorySide = (fs: FileSystem.FileSystem, name: string): Effect.Effect<Side
 
 const localFs = LocalFileSystem.make.pipe(Effect.provide(NodeFileSystem.layer))
 
-const localSide = (name: string): Effect.Effect<Side, never, Scope.Scope> =>
+/** LocalFileSystem with the local `copyFile` fast path wired in, as LocalFileSystem is to have it. */
+const localFsWithCopyFile = Effect.gen(function*() {
+  const efs = yield* EffectFileSystem.FileSystem
+  const fs = yield* LocalFileSystem.make
+  const toError = (operation: string, path: string) => (cause: unknown) =>
+    FileSystemError.make("Io", { path, operation, cause })
+  return wrap(fs, { copyFile: makeLocalCopyFile(efs, toError) })
+}).pipe(Effect.provide(NodeFileSystem.layer))
+
+const localSide = (name: string, withCopyFile = false): Effect.Effect<Side, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const fs = yield* localFs
+    const fs = yield* (withCopyFile ? localFsWithCopyFile : localFs)
     const dir = yield* Effect.acquireRelease(
       Effect.sync(() => NFS.mkdtempSync(NodePath.join(OS.tmpdir(), `cerulean-copy-${name}-`))),
       (d) => Effect.sync(() => NFS.rmSync(d, { recursive: true, force: true }))
@@ -100,6 +111,14 @@ const pairings: ReadonlyArray<Pairing> = [
   pairing("memory", "local"),
   pairing("local", "memory"),
   pairing("local", "local"),
+  [
+    "local -> local, with the local copyFile fast path",
+    Effect.gen(function*() {
+      const src = yield* localSide("src", true)
+      const dst = yield* localSide("dst", true)
+      return { src, dst, sameFs: true }
+    })
+  ],
   [
     "memory -> the same memory file system",
     Effect.gen(function*() {
@@ -213,9 +232,10 @@ const bigFile = (p: Path, size: number) => {
 const wrap = (fs: FileSystem.FileSystem, overrides: Partial<FileSystem.Backend>): FileSystem.FileSystem =>
   FileSystem.make({ ...fs, ...overrides })
 
-/** A source whose reads take about 2 ms per 64 KiB chunk, so a copy can be caught midway. */
+/** A source whose reads take about 2 ms per 64 KiB chunk, so a copy can be caught midway (no fast path). */
 const slow = (fs: FileSystem.FileSystem) =>
   wrap(fs, {
+    copyFile: undefined,
     readStream: (path) => fs.readStream(path, { chunkSize: 64 * 1024 }).pipe(Stream.tap(() => Effect.sleep("2 millis")))
   })
 
@@ -574,7 +594,7 @@ const suite = (make: Effect.Effect<Env, never, Scope.Scope>) => {
       yield* bigFile(big, size)
       const target = dst.scratch.join("big")
       const seen = yield* copy(big, target, { progressInterval: "5 millis", chunkSize: 64 * 1024 }).pipe(
-        Stream.takeUntil((p) => p.phase === "Copying"),
+        Stream.takeUntil((p) => p.phase === "Copying" && p.bytesDone > 0),
         Stream.runCollect
       )
       const last = seen[seen.length - 1]!
@@ -656,6 +676,7 @@ const suite = (make: Effect.Effect<Env, never, Scope.Scope>) => {
       const big = src.scratch.join("big")
       yield* bigFile(big, 4 * 1024 * 1024)
       const failing = wrap(src.fs, {
+        copyFile: undefined,
         readStream: (path) =>
           Stream.concat(
             src.fs.readStream(path, { chunkSize: 64 * 1024 }).pipe(Stream.take(5)),
@@ -768,6 +789,34 @@ describe("copy, fast paths", () => {
       yield* Effect.yieldNow
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(yield* names(fs.root), ["a"])
+    }))
+
+  it.live("the local copyFile fast path, interrupted at any moment, leaves no file behind", () =>
+    Effect.gen(function*() {
+      const side = yield* localSide("fast", true)
+      const file = side.scratch.join("src")
+      yield* bigFile(file, 16 * 1024 * 1024)
+      const big = side.scratch.join("big")
+      yield* bigFile(big, 80 * 1024 * 1024)
+      const out = side.scratch.join("out")
+      yield* Effect.orDie(out.mkdir())
+      for (let i = 0; i < 12; i++) {
+        // Kernel copies (uninterruptible, waited for) and chunked ones (stopped between chunks).
+        const fiber = yield* Effect.forkChild(copyAll(i % 3 === 2 ? big : file, out.join(`copy${i}`)))
+        yield* Effect.sleep(`${i % 4} millis`)
+        yield* Fiber.interrupt(fiber)
+        const left = (yield* names(out)).filter((n) => n !== `copy${i}`)
+        assert.deepStrictEqual(left.filter((n) => !n.startsWith("copy")), [], `round ${i}`)
+        const done = yield* exists(out.join(`copy${i}`))
+        if (done) assert.strictEqual(yield* Effect.orDie(out.join(`copy${i}`).size()), i % 3 === 2 ? 80 * 1024 * 1024 : 16 * 1024 * 1024)
+      }
+      // And it copies, with the right bits.
+      const last = yield* copyAll(file, out.join("whole"))
+      assert.strictEqual(last.bytesDone, 16 * 1024 * 1024)
+      assert.isTrue(yield* sameBytes(file, out.join("whole")))
+      assert.strictEqual(yield* mode(out.join("whole")), (yield* defaultMode(out, "file")) & (yield* mode(file)))
+      yield* copyAll(big, out.join("whole-big"))
+      assert.isTrue(yield* sameBytes(big, out.join("whole-big")))
     }))
 
   it.effect("dereferences links into the tree on a target without links, and skips a link to an ancestor", () =>
