@@ -5,13 +5,20 @@
  * Each `run` starts `/bin/sh -c <line>` in a process group of its own, where
  * `<line>` is built by `Shell.commandLine`. The group is the unit of cleanup:
  *
- * - when the shell exits, whatever it left running in its group (background
- *   jobs started with `&`) is ended too, so a `run` never leaves processes
- *   behind; a process meant to outlive `run` must leave the group itself,
- *   e.g. with `setsid`, and let go of the output pipes
- *   (`setsid job </dev/null >log 2>&1 &`), or `run` waits for it to close them;
  * - on a timeout, and when the effect is interrupted, the whole group gets
- *   `SIGTERM`, then `SIGKILL` after a grace period of {@link killGracePeriod}.
+ *   `SIGTERM`, then `SIGKILL` after a grace period of {@link killGracePeriod},
+ *   whether or not the shell itself is still running: background children
+ *   that keep the output open die with it;
+ * - when the command exits 0, background jobs it started and that let go of
+ *   its output (`nohup job >log 2>&1 &`) keep running, as over SSH and as in
+ *   the Python original (DirectGnuScheduler relies on it);
+ * - when the command exits non-zero, `@effect/platform-node`'s spawner ends
+ *   the rest of its process group (`SIGTERM`); a job that must survive a
+ *   failing launcher has to leave the group (`setsid`).
+ *
+ * `run` returns once the shell has exited *and* its stdout and stderr are
+ * closed, like a shell's `$(...)` or `ssh host cmd`: a background job that
+ * keeps them open (`sleep 100 &`) keeps `run` waiting, until its timeout.
  *
  * Output is collected incrementally as bytes and decoded as UTF-8 once the
  * command is done (or has timed out). Decoding is lenient: bytes that are not
@@ -160,10 +167,7 @@ export class LocalTerminal extends Context.Service<LocalTerminal, Terminal>()("@
           Effect.catch((error) => {
             const status = signalOf(error)
             return status === undefined ? Effect.fail(error) : Effect.succeed(status)
-          }),
-          // Background jobs of the command end with it (see the module doc); the group is
-          // usually gone already, so a failure to signal it means nothing.
-          Effect.tap(() => Effect.ignore(handle.kill({ forceKillAfter: killGracePeriod })))
+          })
         )
         const [, , exit] = yield* Effect.all([collect(handle.stdout, stdout), collect(handle.stderr, stderr), status], {
           concurrency: "unbounded"
@@ -171,6 +175,13 @@ export class LocalTerminal extends Context.Service<LocalTerminal, Terminal>()("@
           Effect.mapError((cause) =>
             fail(new Io({ command, description: `reading the output or status failed: ${cause.message}`, cause }))
           )
+        )
+        // A referenced handle makes the spawner end the whole process group when the scope closes, even
+        // after a successful exit. That is wanted after a timeout, an interruption or a failure, but it
+        // would kill the background jobs of every successful run, so the handle is unreferenced now,
+        // once the run is complete. (Not earlier: an unreferenced child lets Node exit while it runs.)
+        yield* handle.unref.pipe(
+          Effect.mapError((cause) => fail(new Io({ command, description: `unref failed: ${cause.message}`, cause })))
         )
         return exit
       })

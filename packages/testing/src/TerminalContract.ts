@@ -378,6 +378,34 @@ export const run = <E>(name: string, terminalLayer: Layer.Layer<Terminal, E>, op
         assert.strictEqual(yield* awaitSleeps(marker, 0, "5 seconds"), 0, "a process of the command survived")
       }), testTimeout)
 
+    it.effect("a timeout also kills background children that keep the output open after the shell exited", () =>
+      Effect.gen(function*() {
+        const marker = makeMarker()
+        const error = yield* Effect.flip(
+          run_(`sleep ${marker} & sleep ${marker} & echo started`, [], { timeout: "1 second" })
+        )
+        assert.strictEqual(error.reason._tag, "Timeout")
+        assert.strictEqual(error.reason._tag === "Timeout" ? error.reason.stdout : undefined, "started\n")
+        assert.strictEqual(yield* awaitSleeps(marker, 0, "5 seconds"), 0, "a background child survived the timeout")
+      }), testTimeout)
+
+    it.effect("a background job that lets go of the output outlives a successful run", () =>
+      Effect.gen(function*() {
+        const terminal = yield* Terminal
+        const marker = makeMarker()
+        yield* Effect.addFinalizer(() => Effect.ignore(terminal.run(`pkill -f '^sleep ${marker}$'`)))
+        const started = yield* Clock.currentTimeMillis
+        const result = yield* terminal.run(`sleep ${marker} </dev/null >/dev/null 2>&1 & echo launched`, [], {
+          timeout: "20 seconds"
+        })
+        assertResult(result, { exitCode: 0, stdout: "launched\n", stderr: "" })
+        assert.isBelow((yield* Clock.currentTimeMillis) - started, 10_000)
+        assert.strictEqual(yield* awaitSleeps(marker, 1, "5 seconds"), 1, "the background job was killed")
+        // Still there a moment later: nothing ends it after the run.
+        yield* Effect.sleep("500 millis")
+        assert.strictEqual(yield* countSleeps(marker), 1, "the background job was killed")
+      }), testTimeout)
+
     it.effect("interrupting a run kills the command and its children", () =>
       Effect.gen(function*() {
         const marker = makeMarker()
