@@ -30,6 +30,7 @@
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -239,7 +240,8 @@ export class LocalTerminal extends Context.Service<LocalTerminal, Terminal>()("@
                     ? exit.value.signal ?? `exit ${exit.value.exitCode}`
                     : Exit.hasInterrupts(exit)
                     ? "interrupted"
-                    : "failed",
+                    : exit.cause.reasons.filter(Cause.isFailReason).map((reason) => reason.error.reason._tag)[0] ??
+                      "failed",
                   durationMs: now - started
                 })
               ))

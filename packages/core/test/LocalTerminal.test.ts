@@ -206,6 +206,12 @@ layer(LocalTerminal.layer, { excludeTestServices: true })("LocalTerminal process
       assert.include(entry.text, "exit 0")
       assert.include(entry.text, "durationMs")
       assert.notInclude(entry.text, "s3cr3t")
+      yield* Effect.flip(terminal.run("sleep 5", [], { timeout: "100 millis" })).pipe(
+        Effect.provideService(References.MinimumLogLevel, "Debug"),
+        Effect.provide(Logger.layer([capture]))
+      )
+      assert.strictEqual(entries.length, 2)
+      assert.include(entries[1].text, "\"outcome\":\"Timeout\"")
     }))
 
   it.effect("logs nothing at the default level", () =>
