@@ -22,12 +22,14 @@ import * as FileSystemError from "@cerulean/core/FileSystemError"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { randomUUID } from "node:crypto"
 import * as NFS from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -353,6 +355,15 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
           description: "HTTP 507 Insufficient Storage",
           cause: e
         }))),
+      Effect.catchIf(
+        (e) => statusOfError(e) === 400,
+        (e) =>
+          // `file/` is 400 on Apache: something that is not a collection is already there.
+          Effect.flatMap(Effect.result(statRaw("mkdir", path)), (r) =>
+            r._tag === "Success" && Option.isSome(r.success)
+              ? Effect.fail(FileSystemError.make("AlreadyExists", { path, operation: "mkdir", description: "a file" }))
+              : explainFailure("mkdir", path)(e))
+      ),
       Effect.catchIf((e) => isExplainable(e), explainFailure("mkdir", path))
     )
     if (response.status !== 201 && response.status !== 200) {
@@ -409,23 +420,55 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     if (!isDone(response.status)) return yield* Errors.fromStatus("unlink", path, response)
   })
 
+  /**
+   * Gives an existing file a new modification time. WebDAV cannot set one
+   * (`getlastmodified` is a protected property: PROPPATCH is refused), so the
+   * server copies the file to a temporary name next to it and moves the copy
+   * over the original: content unchanged, no data through the client, but a
+   * server-side copy of the whole file, and for the moment of the MOVE the
+   * name is absent. The temporary copy is removed if anything fails.
+   */
+  const refreshModificationTime = (path: string) => {
+    const temp = Posix.join(Posix.dirname(path), `.${Posix.basename(path)}.cerulean-touch-${randomUUID()}`)
+    return Effect.acquireUseRelease(
+      Effect.gen(function*() {
+        yield* log("COPY", `${path} -> ${temp}`)
+        const copied = yield* custom("touch", path, path, "COPY", {
+          Destination: Url.urlOf(base, temp),
+          Overwrite: "F",
+          Depth: "0"
+        })
+        if (!isDone(copied.status)) return yield* Errors.fromStatus("touch", path, copied)
+        return temp
+      }),
+      (temp) =>
+        Effect.gen(function*() {
+          yield* log("MOVE", `${temp} -> ${path}`)
+          const moved = yield* custom("touch", path, temp, "MOVE", { Destination: Url.urlOf(base, path), Overwrite: "T" })
+          if (!isDone(moved.status)) return yield* Errors.fromStatus("touch", path, moved)
+        }),
+      (temp, exit) =>
+        Exit.isSuccess(exit) ? Effect.void : Effect.ignore(custom("touch", path, temp, "DELETE", {}))
+    )
+  }
+
   const touch = Effect.fn("WebdavFileSystem.touch")(function*(path: string) {
     yield* log("PUT If-None-Match: *", path)
-    // One request that creates the file only if nothing is there (412 otherwise). WebDAV has no
-    // portable way to set the modification time (getlastmodified is a protected property),
-    // so an existing file is left as it is.
-    yield* call("touch", path, (signal) =>
+    // One request that creates the file only if nothing is there (412 otherwise).
+    const done = yield* call("touch", path, (signal) =>
       // A Buffer: the client would JSON-encode a bare Uint8Array (`{}`).
       client.putFileContents(path, Buffer.alloc(0), { overwrite: false, contentLength: 0, signal })).pipe(
         Effect.catchIf(
           (e) => statusOfError(e) === 405 || statusOfError(e) === 409,
           (e) =>
             // Apache answers a PUT on a collection with 409, as it does a PUT below a missing one.
+            // A directory keeps its time: refreshing it would mean copying the whole tree.
             Effect.flatMap(statRaw("touch", path), (s) =>
-              Option.isSome(s) && s.value.type === "directory" ? Effect.void : explainFailure("touch", path)(e))
+              Option.isSome(s) && s.value.type === "directory" ? Effect.succeed(true) : explainFailure("touch", path)(e))
         ),
         Effect.catchIf((e) => statusOfError(e) === 400, explainFailure("touch", path))
       )
+    if (!done) yield* refreshModificationTime(path)
   })
 
   const rename = Effect.fn("WebdavFileSystem.rename")(function*(from: string, to: string) {
