@@ -58,10 +58,22 @@ const parsePort = (input: string, text: string): number | LocationError => {
 export const parseHostPort = (input: string, defaultPort: number): HostPort | LocationError => {
   const text = input.trim()
   if (text === "") return new LocationError({ input, description: "no host given" })
+  // A user name, a path or blanks here mean the caller passed a URL or a typo, not a host: say so instead of
+  // trying to connect to a host named "user@host".
+  const stray = /[\s/@?#]/.exec(text)
+  if (stray) {
+    return new LocationError({
+      input,
+      description: `${JSON.stringify(stray[0])} cannot appear in a host[:port] location (give the user in the credential)`
+    })
+  }
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text)
   if (bracketed) {
     const port = bracketed[2] === undefined ? defaultPort : parsePort(input, bracketed[2])
     return typeof port === "number" ? { host: bracketed[1]!, port } : port
+  }
+  if (text.includes("[") || text.includes("]")) {
+    return new LocationError({ input, description: "unbalanced brackets (an IPv6 address with a port is [address]:port)" })
   }
   const colons = text.split(":").length - 1
   if (colons > 1) return { host: text, port: defaultPort }
@@ -99,6 +111,13 @@ export type Location =
     readonly path: string
   }
 
+const decode = (text: string): string | undefined => {
+  // decodeURIComponent throws on a stray "%"; an undecodable URL is a LocationError, never an exception.
+  const valid = /^(?:[^%]|%[0-9a-f]{2})*$/i.test(text)
+  if (!valid) return undefined
+  return decodeURIComponent(text)
+}
+
 /**
  * Parses a location URL or a local path. A WebDAV URL's path is everything
  * after the host; which part of it is the server's base is decided by the
@@ -110,19 +129,42 @@ export type Location =
 export const parse = (input: string): Location | LocationError => {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(input)?.[1]?.toLowerCase()
   if (scheme === undefined) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) return new LocationError({ input, description: "bad scheme" })
+    if (input === "") return new LocationError({ input, description: "empty location" })
+    if (input.includes("\u0000")) return new LocationError({ input, description: "the path contains a NUL character" })
+    // Typos of a URL would otherwise become local file names ("sftp:/host/x", scp's "host:path"): refuse them
+    // with the right spelling; a local file with such a name can still be given as ./name.
+    const typo = /^(sftp|ssh|file|webdav\+https?|https?):/i.exec(input)
+    if (typo) {
+      return new LocationError({ input, description: `did you mean ${typo[1]!.toLowerCase()}://...? (write ./${input} for a local file)` })
+    }
+    if (/^[^/]*:/.test(input)) {
+      return new LocationError({
+        input,
+        description: `looks like scp syntax; write sftp://user@host/path (or ./${input} for a local file)`
+      })
+    }
     return { _tag: "Local", path: input }
   }
   const url = URL.canParse(input) ? new URL(input) : undefined
   if (url === undefined) return new LocationError({ input, description: "not a valid URL" })
-  const username = url.username === "" ? undefined : decodeURIComponent(url.username)
+  const username = url.username === "" ? undefined : decode(url.username)
+  if (url.username !== "" && username === undefined) {
+    return new LocationError({ input, description: "the user name is not valid percent-encoding" })
+  }
   if (url.password !== "") {
     return new LocationError({
       input,
       description: "passwords in URLs are not accepted (they end up in shell history and logs); use a credential"
     })
   }
-  const path = decodeURIComponent(url.pathname) || "/"
+  if (url.search !== "" || url.hash !== "") {
+    // A "?" or "#" would silently cut the path short; a file name holding one must be written %3F / %23.
+    return new LocationError({ input, description: "\"?\" and \"#\" are not allowed in a location URL; write them as %3F and %23" })
+  }
+  const decodedPath = decode(url.pathname)
+  if (decodedPath === undefined) return new LocationError({ input, description: "the path is not valid percent-encoding" })
+  if (decodedPath.includes("\u0000")) return new LocationError({ input, description: "the path contains a NUL character" })
+  const path = decodedPath || "/"
   switch (scheme) {
     case "file":
       if (url.host !== "" && url.host !== "localhost") {
