@@ -22,6 +22,7 @@ import * as NFS from "node:fs"
 import type { EntryType } from "./EntryType.ts"
 import * as FileSystem from "./FileSystem.ts"
 import * as FileSystemError from "./FileSystemError.ts"
+import { makeLocalCopyFile } from "./internal/localCopyFile.ts"
 import * as Permission from "./Permission.ts"
 
 /**
@@ -309,7 +310,9 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
         readLink,
         chmod,
         readStream,
-        writeStream
+        writeStream,
+        // copy's fast path for a local-to-local file copy: the kernel copies, no data through JavaScript.
+        copyFile: makeLocalCopyFile(efs, toError)
       })
     }
   )

@@ -107,6 +107,37 @@ layer(Layer.merge(LocalFileSystem.layer, NodeFileSystem.layer), { excludeTestSer
         assert.isAbove(info.mtime!.getTime(), 1_000_000_000_000)
       }))
 
+    it.effect("copyFile (copy's fast path) copies small files in one kernel call and large ones in chunks", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem
+        assert.isDefined(fs.copyFile)
+        const dir = fs.path(tmp("copyfile"))
+        yield* dir.mkdir()
+        yield* Effect.addFinalizer(() => Effect.ignore(dir.rmdir({ recursive: true })))
+        yield* dir.join("small").writeText("Hello World\n")
+        const reported: Array<number> = []
+        yield* fs.copyFile!(dir.join("small").path, dir.join("small-copy").path, {
+          onProgress: (n) => reported.push(n)
+        })
+        assert.strictEqual(yield* dir.join("small-copy").readText(), "Hello World\n")
+        assert.deepStrictEqual(reported, [12])
+
+        const size = 65 * 1024 * 1024 + 3
+        const big = new Uint8Array(size)
+        for (let i = 0; i < size; i += 4096) big[i] = (i / 4096) & 0xff
+        yield* dir.join("big").writeBytes(big)
+        reported.length = 0
+        yield* fs.copyFile!(dir.join("big").path, dir.join("big-copy").path, {
+          onProgress: (n) => reported.push(n)
+        })
+        assert.isTrue(Buffer.from(yield* dir.join("big-copy").readBytes()).equals(Buffer.from(big)))
+        assert.isAbove(reported.length, 1, "copied in chunks, with progress for each")
+        assert.strictEqual(reported.reduce((a, b) => a + b, 0), size)
+        yield* Effect.flip(fs.copyFile!(dir.join("missing").path, dir.join("x").path)).pipe(
+          Effect.map((error) => assert.isTrue(FileSystemError.hasReason(error, "NotFound")))
+        )
+      }))
+
     it.effect("errors carry the errno code, the operation and the path", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem
