@@ -37,12 +37,16 @@ const stripesFor = (tuning: TransferTuning, size: number) => (size >= tuning.str
 
 const progress = (options: TransferOptions | undefined) => options?.onProgress ?? (() => {})
 
+/** Bytes per server-side `copy-data` request. */
+const copyPiece = 16 * 1024 * 1024
+
 /** The hooks of one SFTP file system. */
 export const makeHooks = (self: Internals) => {
   const { backend, channels, tuning } = self
 
   /** Server-side copy with the `copy-data` extension (OpenSSH 9.0+). */
   const copyFile = Effect.fn("SftpFileSystem.copyFile")(function*(from: string, to: string, options?: TransferOptions) {
+    const onProgress = progress(options)
     yield* Effect.scoped(Effect.gen(function*() {
       const [session] = yield* channels.lease(1)
       const s: Session = session!
@@ -56,13 +60,25 @@ export const makeHooks = (self: Internals) => {
         backend.openForWrite(to, options?.mode)(s),
         (h) => Effect.ignore(s.closeHandle(h, to))
       )
-      // length 0: to the end of the source
-      yield* s.call<void>(
-        { operation: "copyFile", path: to },
-        (cb) => s.sftp.ext_copy_data(source, 0, 0, target, 0, (e) => cb(e, undefined))
-      )
+      // In pieces, two outstanding: progress shows as the server copies, an interruption stops it between two
+      // pieces, and other requests on the channel wait at most for one piece (the server does one at a time).
+      const copyData = (offset: number, length: number) =>
+        s.call<void>(
+          { operation: "copyFile", path: to },
+          (cb) => s.sftp.ext_copy_data(source, offset, length, target, offset, (e) => cb(e, undefined))
+        )
+      const pieces: Array<readonly [number, number]> = []
+      for (let offset = 0; offset < info.size; offset += copyPiece) {
+        pieces.push([offset, Math.min(copyPiece, info.size - offset)])
+      }
+      yield* Effect.forEach(pieces, ([offset, length]) =>
+        Effect.andThen(copyData(offset, length), Effect.sync(() => onProgress(length))), {
+        concurrency: 2,
+        discard: true
+      })
+      // length 0 copies to the end: whatever the file grew by since the stat
+      yield* copyData(info.size, 0)
       yield* s.closeHandle(target, to)
-      progress(options)(info.size)
     }))
   })
 
