@@ -105,7 +105,7 @@ export const renderBar = (figures: Figures, elapsedMs: number, columns: number):
     : ""
   const line = `${percent}${bar}  ${figuresText}`
   const nameRoom = Math.max(0, columns - 1) - line.length - 2
-  return nameRoom >= 4 ? `${line}  ${truncateStart(name, nameRoom)}` : line.slice(0, Math.max(0, columns - 1))
+  return nameRoom >= 4 ? `${line}  ${truncateStart(name, nameRoom)}` : line.slice(0, Math.max(0, columns - 1)).trimEnd()
 }
 
 /** The line `cp` ends with: what was copied, how much, how fast. */
