@@ -141,11 +141,11 @@ export class Channels {
   })
 
   /** The session of the main channel, opened again if the server or the connection closed it. */
-  get main(): Effect.Effect<Session, FileSystemError.FileSystemError> {
+  readonly main: Effect.Effect<Session, FileSystemError.FileSystemError> = Effect.suspend(() => {
     const entry = this.openMain
     if (entry !== undefined) return Effect.succeed(entry.session)
     return this.lock.withPermits(1)(Effect.map(this.mainLocked, (e) => e.session))
-  }
+  })
 
   /** Whether the main channel's server announced an extension (checked on the channel open now). */
   has(extension: string): boolean {
