@@ -396,13 +396,18 @@ const webdavPath = (
       return yield* open(base)
     }
     const candidates = webdavBases(location.path)
-    let last: FactoryError | FileSystemError.FileSystemError | undefined
+    // A server may refuse a level above its WebDAV area (Apache answers 403 at "/"), so every level is tried;
+    // if none is a collection, the most telling failure (a refusal over a mere "not here") is reported.
+    let telling: FileSystemError.FileSystemError | undefined
+    let last: FileSystemError.FileSystemError | undefined
     for (const base of candidates) {
       const attempt = yield* Effect.result(open(base))
       if (attempt._tag === "Success") return attempt.success
-      if (!notABase(attempt.failure)) return yield* Effect.fail(attempt.failure)
+      if (attempt.failure._tag === "FactoryError") return yield* Effect.fail(attempt.failure)
       last = attempt.failure
+      if (telling === undefined && !notABase(attempt.failure)) telling = attempt.failure
     }
+    if (telling !== undefined) return yield* Effect.fail(telling)
     return yield* invalid(
       input,
       `no WebDAV collection found on the way to ${location.path}${last ? ` (${last.message})` : ""}; ` +
