@@ -142,10 +142,11 @@ export const throttled = (path: Path, bytesPerSecond: number): Path => {
     receiveFrom: undefined,
     readStream: (p, options) =>
       fs.readStream(p, options).pipe(
+        // Tenths of a second, so the limit holds from the start instead of after a first second's burst.
         Stream.throttle({
           cost: (chunks) => chunks.reduce((n, c) => n + c.length, 0),
-          units: bytesPerSecond,
-          duration: Duration.seconds(1),
+          units: Math.max(1, bytesPerSecond / 10),
+          duration: Duration.millis(100),
           strategy: "shape"
         })
       )
@@ -198,18 +199,23 @@ const cp = Command.make(
       copyInto: !input.noCopyInto,
       copyPermissions: input.copyPermissions,
       progressInterval: bar ? Duration.millis(100) : Duration.millis(250),
-      ...(rate !== undefined ? { fastPaths: false, chunkSize: Math.max(1024, Math.min(256 * 1024, Math.floor(rate / 8))) } : {})
+      ...(rate !== undefined ? { fastPaths: false, chunkSize: Math.max(1024, Math.min(256 * 1024, Math.floor(rate / 20))) } : {})
     }
     const start = yield* Clock.currentTimeMillis
     let last: Progress.Figures | undefined
+    const samples: Array<Progress.Sample> = []
     yield* copy(source, target, options).pipe(
       Stream.runForEach((p) =>
         Effect.gen(function*() {
           last = p
           const elapsed = (yield* Clock.currentTimeMillis) - start
-          if (input.json) return yield* output.out(Progress.jsonLine(p, elapsed) + "\n")
+          samples.push({ t: elapsed, bytes: p.bytesDone })
+          // Only the last few seconds matter for the rate: keep the array short on long copies.
+          if (samples.length > 200) samples.splice(0, 100)
+          const speed = p.phase === "Done" ? Progress.rate(p.bytesDone, elapsed) : Progress.windowRate(samples)
+          if (input.json) return yield* output.out(Progress.jsonLine(p, elapsed, speed) + "\n")
           if (bar) {
-            const text = Progress.renderBar(p, elapsed, output.columns())
+            const text = Progress.renderBar(p, speed, output.columns())
             yield* output.err(Progress.clearLine + text + (p.phase === "Done" ? "\n" : ""))
           }
         })

@@ -46,6 +46,27 @@ export const formatDuration = (seconds: number | undefined): string => {
 export const rate = (bytesDone: number, elapsedMs: number): number | undefined =>
   elapsedMs > 0 ? (bytesDone * 1000) / elapsedMs : undefined
 
+/** Bytes done at a moment (milliseconds since the start). */
+export interface Sample {
+  readonly t: number
+  readonly bytes: number
+}
+
+/**
+ * Bytes per second over the last `windowMs` of samples (in time order), so
+ * the rate and the ETA follow the link as it is now rather than averaging in
+ * a fast start or a stall long past; `undefined` until two samples are
+ * apart in time.
+ */
+export const windowRate = (samples: ReadonlyArray<Sample>, windowMs = 3000): number | undefined => {
+  const last = samples.at(-1)
+  if (last === undefined) return undefined
+  const first = samples.find((s) => s.t >= last.t - windowMs) ?? last
+  const from = first === last ? samples.at(-2) : first
+  if (from === undefined || last.t <= from.t) return undefined
+  return ((last.bytes - from.bytes) * 1000) / (last.t - from.t)
+}
+
 /** Seconds left at the current rate; `undefined` while the rate is unknown or zero. */
 export const eta = (figures: Figures, bytesPerSecond: number | undefined): number | undefined => {
   if (figures.phase === "Done") return 0
@@ -80,14 +101,14 @@ const baseName = (path: string): string => {
  *  42% [########>...........]  4.20 MiB / 10.0 MiB  1.05 MiB/s  ETA 0:05  data.bin
  * ```
  *
+ * `speed` is the current rate in bytes per second (see {@link windowRate}).
  * The bar shrinks (and then the file name goes) on narrow terminals; the
  * figures a person needs (percentage, bytes, rate, ETA) stay.
  */
-export const renderBar = (figures: Figures, elapsedMs: number, columns: number): string => {
+export const renderBar = (figures: Figures, speed: number | undefined, columns: number): string => {
   const f = fraction(figures)
   const percent = `${Math.floor(f * 100).toString().padStart(3)}%`
   const bytes = `${formatBytes(figures.bytesDone)} / ${formatBytes(figures.bytesTotal)}`
-  const speed = rate(figures.bytesDone, elapsedMs)
   const speedText = speed === undefined ? "--- B/s" : `${formatBytes(speed)}/s`
   const etaText = `ETA ${formatDuration(eta(figures, speed))}`
   const files = figures.filesTotal > 1 ? `  ${figures.filesDone}/${figures.filesTotal} files` : ""
@@ -123,8 +144,7 @@ export const renderSummary = (figures: Figures, elapsedMs: number, target: strin
 export const clearLine = "\r\x1b[2K"
 
 /** One JSON line for a progress element (`type: "progress"`) or the last one (`type: "done"`). */
-export const jsonLine = (figures: Figures, elapsedMs: number): string => {
-  const speed = rate(figures.bytesDone, elapsedMs)
+export const jsonLine = (figures: Figures, elapsedMs: number, speed: number | undefined): string => {
   const left = eta(figures, speed)
   return JSON.stringify({
     type: figures.phase === "Done" ? "done" : "progress",
