@@ -195,16 +195,18 @@ export const make = Effect.fnUntraced(function*(
     let value = Math.min(maxInterval, Math.max(minInterval, ageFactor * (now - newest), durationFactor * lastDuration))
     const requested = active.flatMap((e) => e.requested)
     if (requested.length > 0) value = Math.min(value, Math.max(minInterval, Math.min(...requested)))
-    return value
+    return Math.round(value)
   }
 
   const dueTime = (now: number, active: ReadonlyArray<Entry>): number => {
     if (backoffUntil > now) return backoffUntil
-    const regular = lastTickEnd + interval(now, active)
     const unchecked = active.filter((e) => !e.checked)
-    if (unchecked.length === 0) return regular
-    const first = Math.min(...unchecked.map((e) => e.addedAt + firstCheck))
-    return Math.max(Math.min(first, regular), lastTickEnd + firstCheck)
+    // a new job gets its quick first check, but ticks stay at least `firstCheck` apart
+    const first = unchecked.length === 0
+      ? Number.POSITIVE_INFINITY
+      : Math.max(Math.min(...unchecked.map((e) => e.addedAt + firstCheck)), lastTickEnd + firstCheck)
+    const regular = unchecked.length === active.length ? Number.POSITIVE_INFINITY : lastTickEnd + interval(now, active)
+    return Math.min(first, regular)
   }
 
   const tick = (batch: ReadonlyArray<Entry>) =>
@@ -258,7 +260,7 @@ export const make = Effect.fnUntraced(function*(
       const now = yield* Clock.currentTimeMillis
       const due = dueTime(now, active)
       if (due > now) {
-        yield* Effect.raceFirst(Effect.sleep(Duration.millis(due - now)), Queue.take(wake))
+        yield* Effect.raceFirst(Effect.sleep(Duration.millis(Math.ceil(due - now))), Queue.take(wake))
         continue
       }
       yield* tick(active)
