@@ -229,10 +229,11 @@ const program = Effect.gen(function*() {
   const big = NodePath.join(work, "big.bin")
   yield* Console.log(`making ${sizeMiB} MiB of random data ...`)
   yield* makeBigFile(big, bigBytes)
-  const bigRows = yield* workload(`A: 1 file, ${sizeMiB} MiB`, big, NodePath.join(work, "big.copy"), bigBytes, sha256File, [
-    ["cerulean copy", cerulean(big, NodePath.join(work, "big.copy"))],
-    ["cerulean copy, copyFile hook", ceruleanFast(big, NodePath.join(work, "big.copy"))],
-    ["cp", cp([big, NodePath.join(work, "big.copy")])]
+  const bigCopy = NodePath.join(work, "big.copy")
+  const bigRows = yield* workload(`A: 1 file, ${sizeMiB} MiB`, big, bigCopy, bigBytes, sha256File, [
+    ["cerulean copy", cerulean(big, bigCopy)],
+    ["cerulean copy, copyFile hook", ceruleanFast(big, bigCopy)],
+    ["cp", cp([big, bigCopy])]
   ])
   yield* remove(big)
 

@@ -346,7 +346,10 @@ const isMissing = (e: FileSystemError.FileSystemError) =>
   e.reason._tag === "NotFound" || e.reason._tag === "NotADirectory" || e.reason._tag === "LinkLoop"
 
 /** `lstat`, with `undefined` when nothing is there. */
-const lstatOption = (fs: FileSystem, path: string): Effect.Effect<FileInfo | undefined, FileSystemError.FileSystemError> =>
+const lstatOption = (
+  fs: FileSystem,
+  path: string
+): Effect.Effect<FileInfo | undefined, FileSystemError.FileSystemError> =>
   fs.lstat(path).pipe(
     Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(undefined))
   )
@@ -457,7 +460,9 @@ const visitLink = (
     )
     if (Option.isNone(resolved)) return yield* skip(ctx, source, "broken link")
     const info = resolved.value
-    if (info.type !== "Directory") return yield* visit(ctx, source, info, target, existing, depth, top, source, ancestors)
+    if (info.type !== "Directory") {
+      return yield* visit(ctx, source, info, target, existing, depth, top, source, ancestors)
+    }
     const real = (yield* io(new Path(src, source).readlink({ recursive: true }))).path
     // Descending into a link to a directory that contains it would never end.
     if (ancestors.some((a) => posix.isWithin(a, real))) {
@@ -497,8 +502,28 @@ const visitDir = (
     }
     const entries = yield* io(src.readDirectory(source))
     const inside = [...ancestors, real]
+    // Files and special entries are decided on the spot; directories and links, which need
+    // more requests, are visited concurrently (each request within the concurrency limit).
+    const later: Array<typeof entries[number]> = []
+    for (const entry of entries) {
+      if (entry.info.type === "Directory" || entry.info.type === "SymbolicLink") {
+        later.push(entry)
+        continue
+      }
+      yield* visit(
+        ctx,
+        posix.join(source, entry.name),
+        entry.info,
+        posix.join(target, entry.name),
+        targetEntries.get(entry.name),
+        depth + 1,
+        false,
+        posix.join(real, entry.name),
+        inside
+      )
+    }
     yield* Effect.forEach(
-      entries,
+      later,
       (entry) =>
         visit(
           ctx,
@@ -597,7 +622,8 @@ const withTemporary = <A, E>(
   Effect.flatMap(temporaryName(target), (temp) =>
     Effect.acquireUseRelease(
       Effect.succeed(temp),
-      (t) => Effect.mapError(use(t), (e) => (e instanceof FileSystemError.FileSystemError ? onTarget(t, target)(e) : e)),
+      (t) =>
+        Effect.mapError(use(t), (e) => (e instanceof FileSystemError.FileSystemError ? onTarget(t, target)(e) : e)),
       (t, exit) =>
         Exit.isSuccess(exit) ? Effect.void : fs.unlink(t).pipe(
           Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.void),
@@ -774,7 +800,8 @@ const fastPath = (
 // -------------------------------------------------------------------- api
 
 const validate = (options: CopyOptions, source: string): Effect.Effect<Resolved, InvalidOptions> => {
-  const invalid = (description: string) => Effect.fail(new InvalidOptions({ path: source, operation: "copy", description }))
+  const invalid = (description: string) =>
+    Effect.fail(new InvalidOptions({ path: source, operation: "copy", description }))
   const overwrite = options.overwrite ?? defaults.overwrite
   if (!Overwrite.literals.includes(overwrite)) {
     return invalid(`overwrite must be "never", "always" or "raise", not ${JSON.stringify(overwrite)}`)

@@ -37,7 +37,10 @@ const memorySide = (fs: FileSystem.FileSystem, name: string): Effect.Effect<Side
       specials: (dir) =>
         Effect.orDie(
           Effect.as(
-            Effect.andThen(MemoryFileSystem.mkfifo(dir.join("fifo")), MemoryFileSystem.mknod(dir.join("blockdev"), "BlockDevice")),
+            Effect.andThen(
+              MemoryFileSystem.mkfifo(dir.join("fifo")),
+              MemoryFileSystem.mknod(dir.join("blockdev"), "BlockDevice")
+            ),
             ["fifo", "blockdev"]
           )
         )
@@ -192,7 +195,10 @@ const leftovers = (dir: Path): Effect.Effect<ReadonlyArray<string>> =>
     return found
   })
 
-const exists = (p: Path) => Effect.orDie(p.lstat().pipe(Effect.as(true), Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(false))))
+const exists = (p: Path) =>
+  Effect.orDie(
+    p.lstat().pipe(Effect.as(true), Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(false)))
+  )
 
 const mode = (p: Path) => Effect.orDie(Effect.map(p.stat(), (i) => i.mode))
 
@@ -224,7 +230,11 @@ const bigFile = (p: Path, size: number) => {
   const chunk = bytesOf(1024 * 1024, size)
   const chunks = Math.ceil(size / chunk.length)
   return Effect.orDie(
-    p.writeStream(Stream.range(0, chunks - 1).pipe(Stream.map((i) => (i === chunks - 1 ? chunk.subarray(0, size - i * chunk.length) : chunk))))
+    p.writeStream(
+      Stream.range(0, chunks - 1).pipe(
+        Stream.map((i) => (i === chunks - 1 ? chunk.subarray(0, size - i * chunk.length) : chunk))
+      )
+    )
   )
 }
 
@@ -423,14 +433,16 @@ const suite = (make: Effect.Effect<Env, never, Scope.Scope>) => {
       const target = dst.scratch.join("testdir")
       const last = yield* copyAll(links, target, { copyInto: false })
       const got = yield* names(target)
-      for (const n of ["executable", "file0", "file1", "private", "link0", "link1", "link3", "link4", "rel", "sub", "outside"]) {
+      const expected = ["executable", "file0", "file1", "private", "link0", "link1", "link3", "link4", "rel", "sub"]
+      for (const n of [...expected, "outside"]) {
         assert.include(got, n)
       }
       for (const n of [...specials, "link2"]) assert.notInclude(got, n)
       assert.strictEqual(yield* text(target.join("file0")), hello)
       assert.strictEqual(last.skipped, specials.length + 1)
       // Absolute links into the tree point into the copy.
-      for (const [link, to] of [["link0", "file0"], ["link1", "link0"], ["link3", "link4"], ["link4", "link3"]] as const) {
+      const pairs = [["link0", "file0"], ["link1", "link0"], ["link3", "link4"], ["link4", "link3"]] as const
+      for (const [link, to] of pairs) {
         assert.isTrue(yield* Effect.orDie(target.join(link).isSymlink()), link)
         assert.strictEqual(yield* Effect.orDie(target.join(link).readlinkText()), target.join(to).path)
       }
@@ -572,7 +584,9 @@ const suite = (make: Effect.Effect<Env, never, Scope.Scope>) => {
       const dir = src.scratch.join("many")
       for (let d = 0; d < 5; d++) {
         yield* Effect.orDie(dir.join(`d${d}`).mkdir({ parents: true }))
-        for (let f = 0; f < 40; f++) yield* Effect.orDie(dir.join(`d${d}`, `f${f}`).writeBytes(bytesOf(4096, d * 100 + f)))
+        for (let f = 0; f < 40; f++) {
+          yield* Effect.orDie(dir.join(`d${d}`, `f${f}`).writeBytes(bytesOf(4096, d * 100 + f)))
+        }
       }
       const target = dst.scratch.join("many")
       const all = yield* run(dir, target, { concurrency: 16 })
@@ -581,12 +595,14 @@ const suite = (make: Effect.Effect<Env, never, Scope.Scope>) => {
       assert.strictEqual(last.filesTotal, 200)
       assert.strictEqual(last.bytesDone, 200 * 4096)
       for (let d = 0; d < 5; d++) {
-        for (const f of [0, 17, 39]) assert.isTrue(yield* sameBytes(dir.join(`d${d}`, `f${f}`), target.join(`d${d}`, `f${f}`)))
+        for (const f of [0, 17, 39]) {
+          assert.isTrue(yield* sameBytes(dir.join(`d${d}`, `f${f}`), target.join(`d${d}`, `f${f}`)))
+        }
         assert.strictEqual((yield* names(target.join(`d${d}`))).length, 40)
       }
     }))
 
-  it.live("interrupting a large copy midway (Stream.takeUntil) leaves no file under the target name and no temporary file", () =>
+  it.live("interrupting a large copy midway (Stream.takeUntil) leaves no target file and no temporary file", () =>
     Effect.gen(function*() {
       const { dst, src } = yield* make
       const size = 128 * 1024 * 1024
@@ -680,7 +696,9 @@ const suite = (make: Effect.Effect<Env, never, Scope.Scope>) => {
         readStream: (path) =>
           Stream.concat(
             src.fs.readStream(path, { chunkSize: 64 * 1024 }).pipe(Stream.take(5)),
-            Stream.fail(FileSystemError.make("ConnectionLost", { path, operation: "readStream", description: "injected" }))
+            Stream.fail(
+              FileSystemError.make("ConnectionLost", { path, operation: "readStream", description: "injected" })
+            )
           )
       })
       const target = dst.scratch.join("big")
@@ -743,7 +761,14 @@ describe("copy, fast paths", () => {
       const a = yield* MemoryFileSystem.make()
       const b = yield* MemoryFileSystem.make()
       const used: Array<string> = []
-      const pipe = (label: string, from: FileSystem.Backend, path: string, to: FileSystem.Backend, dest: string, options?: FileSystem.TransferOptions) =>
+      const pipe = (
+        label: string,
+        from: FileSystem.Backend,
+        path: string,
+        to: FileSystem.Backend,
+        dest: string,
+        options?: FileSystem.TransferOptions
+      ) =>
         Effect.gen(function*() {
           used.push(label)
           let n = 0
@@ -769,7 +794,9 @@ describe("copy, fast paths", () => {
       assert.deepStrictEqual(used, ["sendTo"])
       assert.strictEqual(last.bytesDone, 12)
       const c = yield* MemoryFileSystem.make()
-      const toC = wrap(c, { receiveFrom: (source, from, to, options) => pipe("receiveFrom", source, from, c, to, options) })
+      const toC = wrap(c, {
+        receiveFrom: (source, from, to, options) => pipe("receiveFrom", source, from, c, to, options)
+      })
       yield* copyAll(src.path("f"), toC.path("f"))
       assert.deepStrictEqual(used, ["sendTo", "receiveFrom"])
       yield* copyAll(src.path("f"), c.path("g"))
@@ -808,7 +835,8 @@ describe("copy, fast paths", () => {
         const left = (yield* names(out)).filter((n) => n !== `copy${i}`)
         assert.deepStrictEqual(left.filter((n) => !n.startsWith("copy")), [], `round ${i}`)
         const done = yield* exists(out.join(`copy${i}`))
-        if (done) assert.strictEqual(yield* Effect.orDie(out.join(`copy${i}`).size()), i % 3 === 2 ? 80 * 1024 * 1024 : 16 * 1024 * 1024)
+        const whole = i % 3 === 2 ? 80 * 1024 * 1024 : 16 * 1024 * 1024
+        if (done) assert.strictEqual(yield* Effect.orDie(out.join(`copy${i}`).size()), whole, "complete if there")
       }
       // And it copies, with the right bits.
       const last = yield* copyAll(file, out.join("whole"))

@@ -30,7 +30,10 @@ export const kernelCopyLimit = 64 * 1024 * 1024
 /** The chunk size of the chunked copy: one buffer, reused. */
 export const chunkedCopyBuffer = 4 * 1024 * 1024
 
-type ToError = (operation: string, path: string) => (error: PlatformError.PlatformError) => FileSystemError.FileSystemError
+type ToError = (
+  operation: string,
+  path: string
+) => (error: PlatformError.PlatformError) => FileSystemError.FileSystemError
 
 /**
  * Builds the local `copyFile` hook: one kernel copy for files up to
