@@ -373,6 +373,8 @@ export interface Limiter {
 
 type OpenFailure =
   | { readonly _tag: "Refused"; readonly description: string }
+  /** The connection was found dead before anything was sent: reconnecting and opening again is safe. */
+  | { readonly _tag: "Stale" }
   | { readonly _tag: "Failed"; readonly error: SshError.SshError }
 
 /** The connection of one terminal, shared by its commands, SFTP channels and schedulers. */
@@ -408,7 +410,7 @@ const rawOpen = <C extends EventEmitter>(
       error: errorFor(settings, "ConnectionLost", description)
     })
     if (Deferred.isDoneUnsafe(live.lost) || !isSocketWritable(live.socket)) {
-      resume(Effect.fail(lostFailure("connection closed")))
+      resume(Effect.fail({ _tag: "Stale" }))
       return
     }
     opener.open(live.client, (err, channel) => {
@@ -422,7 +424,9 @@ const rawOpen = <C extends EventEmitter>(
         // CHANNEL_OPEN_FAILURE: OpenSSH answers "open failed" (reason 2) when MaxSessions is reached
         resume(Effect.fail({ _tag: "Refused", description: err.message }))
       } else if (Deferred.isDoneUnsafe(live.lost) || !isSocketWritable(live.socket)) {
-        resume(Effect.fail(lostFailure(err.message)))
+        // ssh2 fails channel opens still waiting for their confirmation with exactly this message
+        // when the socket closes; the request for the command (exec, subsystem) was never sent
+        resume(Effect.fail(err.message === "No response from server" ? { _tag: "Stale" } : lostFailure(err.message)))
       } else {
         resume(Effect.fail({
           _tag: "Failed",
@@ -572,6 +576,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings): Effect.fn.R
         }
         const failure = result.failure
         if (failure._tag === "Failed") return yield* failure.error
+        if (failure._tag === "Stale") {
+          // dead before its "close" event was seen: mark it, so `get` reconnects
+          Deferred.doneUnsafe(live.lost, Exit.fail(errorFor(settings, "ConnectionLost", "connection closed")))
+          continue
+        }
         // The server's session limit (sshd MaxSessions) is lower than ours, or a session whose
         // command outlived its channel still counts: wait for one of ours to close, then retry.
         refusals++

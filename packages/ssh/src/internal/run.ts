@@ -49,7 +49,12 @@ export const wrapCommand = (script: string): string => `exec /bin/sh -c 'eval "$
 export const execOpener = (command: string): Opener<ClientChannel> => ({
   label: "an exec",
   open: (client, callback) => client.exec(command, callback),
-  close: (channel) => channel.close()
+  close: (channel) => {
+    // ssh2 emits "close" only after the output streams ended, which needs them read: drop what is left
+    channel.resume()
+    channel.stderr.resume()
+    channel.close()
+  }
 })
 
 interface SignalCapable {

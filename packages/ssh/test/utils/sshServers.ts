@@ -115,3 +115,37 @@ export const sshdProcessesFor = (serverPort: number, clientPort: number): Readon
 /** The command line of a process, or "" when it is gone. */
 export const commandOf = (pid: number): string =>
   spawnSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" }).stdout.trim()
+
+/** Local ports of this process's established TCP connections to `serverPort`. */
+export const ownClientPorts = (serverPort: number): ReadonlyArray<number> => {
+  const out = spawnSync("ss", ["-Htnp", "state", "established", `( dport = :${serverPort} )`], { encoding: "utf8" }).stdout
+  return out.split("\n")
+    .filter((line) => line.includes(`pid=${process.pid},`))
+    .map((line) => Number(/:(\d+)\s+\S+:\d+\s/.exec(line)?.[1]))
+    .filter((port) => Number.isInteger(port))
+}
+
+/** A TCP server on loopback that accepts connections and never says anything; closed with the scope. */
+export const silentServer = Effect.acquireRelease(
+  Effect.callback<{ readonly server: NodeNet.Server; readonly port: number; readonly sockets: Set<NodeNet.Socket> }>(
+    (resume) => {
+      const sockets = new Set<NodeNet.Socket>()
+      const server = NodeNet.createServer((socket) => {
+        sockets.add(socket)
+        socket.on("error", () => {})
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        resume(Effect.succeed({ server, port: typeof address === "object" && address !== null ? address.port : 0, sockets }))
+      })
+    }
+  ),
+  ({ server, sockets }) =>
+    Effect.callback<void>((resume) => {
+      for (const socket of sockets) socket.destroy()
+      server.close(() => resume(Effect.void))
+    })
+)
+
+/** A loopback port nothing listens on (taken and released again). */
+export const closedPort = freePort
