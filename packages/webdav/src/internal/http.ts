@@ -12,6 +12,8 @@
  *
  * @internal
  */
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -152,4 +154,70 @@ export const put = <E, EB>(
     const res = yield* Effect.raceFirst(Effect.andThen(upload, Deferred.await(response)), Deferred.await(response))
     yield* discard(res)
     return res
+  }))
+
+/**
+ * The body of a response as a stream, in batches: each pull takes every
+ * chunk that arrived since the previous one, as the network delivered them
+ * (no copying into blocks of a fixed size). The response is paused while
+ * `highWaterMark` bytes wait to be pulled, which bounds memory whatever the
+ * consumer's pace. A body that breaks off fails the stream with `onError`.
+ */
+export const body = <E>(
+  response: Http.IncomingMessage,
+  onError: (cause: unknown) => E,
+  highWaterMark = 1024 * 1024
+): Stream.Stream<Uint8Array, E> =>
+  Stream.fromPull(Effect.sync(() => {
+    let chunks: Array<Uint8Array> = []
+    let buffered = 0
+    let ended = false
+    let failure: E | undefined
+    let wake: (() => void) | undefined
+    const signal = () => {
+      const w = wake
+      wake = undefined
+      w?.()
+    }
+    response.on("data", (chunk: Buffer) => {
+      chunks.push(chunk)
+      buffered += chunk.length
+      if (buffered >= highWaterMark) response.pause()
+      signal()
+    })
+    // "end" only after the whole body (Content-Length or the last chunk); a connection that
+    // closes before that is an error ("aborted" / ECONNRESET), never a short file.
+    response.once("end", () => {
+      ended = true
+      signal()
+    })
+    const onFailure = (cause: unknown) => {
+      failure ??= onError(cause)
+      signal()
+    }
+    response.once("error", onFailure)
+    response.once("close", () => {
+      if (!response.complete) onFailure(Object.assign(new Error("aborted"), { code: "ECONNRESET" }))
+    })
+    const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, E | Cause.Done> = Effect.suspend(() => {
+      if (Arr.isArrayNonEmpty(chunks)) {
+        const out = chunks
+        chunks = []
+        buffered = 0
+        if (response.isPaused()) response.resume()
+        return Effect.succeed(out)
+      }
+      if (failure !== undefined) return Effect.fail(failure)
+      if (ended) return Cause.done()
+      return Effect.flatMap(
+        Effect.callback<void>((resume) => {
+          wake = () => resume(Effect.void)
+          return Effect.sync(() => {
+            wake = undefined
+          })
+        }),
+        () => pull
+      )
+    })
+    return pull
   }))
