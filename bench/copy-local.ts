@@ -3,8 +3,9 @@
  * the same run, on
  *   A. one 1 GiB file of random bytes, and
  *   B. 5,000 files of 4 KiB in 50 folders,
- * with Cerulean on LocalFileSystem as it is and with the local `copyFile`
- * fast path (internal/localCopyFile.ts) wired in.
+ * with Cerulean's defaults (LocalFileSystem's `copyFile` fast path: a kernel
+ * copy per file up to 64 MiB, a chunked copy above) and with `fastPaths: false`
+ * (every file through the `readStream` → `writeStream` pipe).
  * Each tool runs 3 times per workload, interleaved (cerulean, cp, cerulean,
  * cp, ...); the table shows the median and the best, MB/s (10^6 bytes/s) and
  * the ratio of Cerulean's median time to cp's (lower is better; 1.00 = as fast
@@ -19,16 +20,12 @@
  */
 import { copyAll, LocalFileSystem } from "@cerulean/core"
 import type { CopyOptions } from "@cerulean/core"
-import * as FileSystem from "@cerulean/core/FileSystem"
-import * as FileSystemError from "@cerulean/core/FileSystemError"
-import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import * as EffectFileSystem from "effect/FileSystem"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as NFS from "node:fs"
 import * as NodePath from "node:path"
-import { makeLocalCopyFile } from "../packages/core/src/internal/localCopyFile.ts"
 
 const args = process.argv.slice(2)
 const flag = (name: string, fallback: number): number => {
@@ -136,23 +133,6 @@ const cerulean = (from: string, to: string, options?: CopyOptions) =>
     return yield* copyAll(fs.path(from), fs.path(to), options)
   })
 
-/**
- * The same, on a LocalFileSystem with the `copyFile` fast path wired in
- * (packages/core/src/internal/localCopyFile.ts), in case LocalFileSystem does
- * not have it yet: a kernel copy per file up to 64 MiB, a chunked copy above.
- */
-const ceruleanFast = (from: string, to: string, options?: CopyOptions) =>
-  Effect.gen(function*() {
-    const local = yield* LocalFileSystem
-    const efs = yield* EffectFileSystem.FileSystem
-    const toError = (operation: string, path: string) => (cause: unknown) =>
-      FileSystemError.make("Io", { path, operation, cause })
-    const fs = local.copyFile !== undefined
-      ? local
-      : FileSystem.make({ ...local, copyFile: makeLocalCopyFile(efs, toError) })
-    return yield* copyAll(fs.path(from), fs.path(to), options)
-  }).pipe(Effect.provide(NodeFileSystem.layer))
-
 // ------------------------------------------------------------------- the run
 
 const workload = (
@@ -232,7 +212,7 @@ const program = Effect.gen(function*() {
   const bigCopy = NodePath.join(work, "big.copy")
   const bigRows = yield* workload(`A: 1 file, ${sizeMiB} MiB`, big, bigCopy, bigBytes, sha256File, [
     ["cerulean copy", cerulean(big, bigCopy)],
-    ["cerulean copy, copyFile hook", ceruleanFast(big, bigCopy)],
+    ["cerulean copy, fastPaths: false", cerulean(big, bigCopy, { fastPaths: false })],
     ["cp", cp([big, bigCopy])]
   ])
   yield* remove(big)
@@ -246,7 +226,7 @@ const program = Effect.gen(function*() {
   const treeRows = yield* workload(`B: ${fileCount} x 4 KiB`, tree, treeCopy, fileCount * 4096, treeCheck, [
     ["cerulean copy", cerulean(tree, treeCopy)],
     ["cerulean copy, concurrency 1", cerulean(tree, treeCopy, { concurrency: 1 })],
-    ["cerulean copy, copyFile hook", ceruleanFast(tree, treeCopy)],
+    ["cerulean copy, fastPaths: false", cerulean(tree, treeCopy, { fastPaths: false })],
     ["cp -r", cp(["-r", tree, treeCopy])]
   ])
 

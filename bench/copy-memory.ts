@@ -1,7 +1,8 @@
 /**
  * Memory of a large local-to-local copy: copies a 4 GiB sparse file (reading
  * it still streams 4 GiB of zeros) with Cerulean's `copy`, through the stream
- * pipe and through the local `copyFile` fast path, and prints the peak
+ * pipe (`fastPaths: false`) and through LocalFileSystem's `copyFile` fast
+ * path (a chunked copy through one reused buffer at this size), and prints the peak
  * resident memory of this process (sampled every 20 ms, and the kernel's
  * maxRSS) against its resident memory before the copy.
  *
@@ -10,14 +11,10 @@
  * Run one mode alone for a clean maxRSS: --mode stream | fast.
  */
 import { copy, LocalFileSystem } from "@cerulean/core"
-import * as FileSystem from "@cerulean/core/FileSystem"
-import * as FileSystemError from "@cerulean/core/FileSystemError"
-import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Stream } from "effect"
-import * as EffectFileSystem from "effect/FileSystem"
 import * as NFS from "node:fs"
 import * as NodePath from "node:path"
-import { makeLocalCopyFile } from "../packages/core/src/internal/localCopyFile.ts"
 
 const args = process.argv.slice(2)
 const arg = (name: string) => {
@@ -46,16 +43,9 @@ const program = Effect.gen(function*() {
     NFS.ftruncateSync(fd, size)
     NFS.closeSync(fd)
   })
-  const local = yield* LocalFileSystem
-  const efs = yield* EffectFileSystem.FileSystem
-  const toError = (operation: string, path: string) => (cause: unknown) =>
-    FileSystemError.make("Io", { path, operation, cause })
-  const fast = local.copyFile !== undefined
-    ? local
-    : FileSystem.make({ ...local, copyFile: makeLocalCopyFile(efs, toError) })
+  const fs = yield* LocalFileSystem
 
   for (const mode of modes) {
-    const fs = mode === "fast" ? fast : local
     const target = NodePath.join(work, `copy-${mode}.bin`)
     const before = process.memoryUsage().rss
     let peak = before
@@ -78,6 +68,6 @@ const program = Effect.gen(function*() {
     )
     NFS.rmSync(target)
   }
-}).pipe(Effect.scoped, Effect.provide([LocalFileSystem.layer, NodeFileSystem.layer]))
+}).pipe(Effect.scoped, Effect.provide(LocalFileSystem.layer))
 
 NodeRuntime.runMain(program)
