@@ -71,24 +71,36 @@ export const openSource = (path: string): Effect.Effect<LocalSource, FileSystemE
     (source) => close(source.fd)
   )
 
-/** The content of an open local file, in chunks of `chunkSize` bytes, read in order up to its end. */
+/**
+ * The content of an open local file, in chunks of at most `chunkSize` bytes,
+ * read in order up to its end. Each read asks for one byte more than the
+ * size the file had when opened, so a short read (which for a regular file
+ * means its end) ends the stream without another read, and a small file costs
+ * one read into a buffer of its own size.
+ */
 export const readChunks = (
   source: LocalSource,
   path: string,
   chunkSize: number
-): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> => {
-  let position = 0
-  const pull = Effect.callback<Arr.NonEmptyReadonlyArray<Uint8Array>, FileSystemError.FileSystemError | Cause.Done>((resume) => {
-    const buffer = Buffer.allocUnsafe(chunkSize)
-    NFS.read(source.fd, buffer, 0, chunkSize, position, (error, bytesRead) => {
-      if (error) return resume(Effect.fail(localError("readStream", path)(error)))
-      if (bytesRead === 0) return resume(Cause.done())
-      position += bytesRead
-      resume(Effect.succeed(Arr.of(bytesRead === chunkSize ? buffer : buffer.subarray(0, bytesRead))))
-    })
-  })
-  return Stream.fromPull(Effect.succeed(pull))
-}
+): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> =>
+  Stream.fromPull(Effect.sync(() => {
+    let position = 0
+    let ended = false
+    return Effect.callback<Arr.NonEmptyReadonlyArray<Uint8Array>, FileSystemError.FileSystemError | Cause.Done>(
+      (resume) => {
+        if (ended) return resume(Cause.done())
+        const length = Math.max(1, Math.min(chunkSize, source.size - position + 1))
+        const buffer = Buffer.allocUnsafe(length)
+        NFS.read(source.fd, buffer, 0, length, position, (error, bytesRead) => {
+          if (error) return resume(Effect.fail(localError("readStream", path)(error)))
+          if (bytesRead === 0) return resume(Cause.done())
+          position += bytesRead
+          if (bytesRead < length) ended = true
+          resume(Effect.succeed(Arr.of(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))))
+        })
+      }
+    )
+  }))
 
 /**
  * Creates (or truncates) a local file, never following a link at its name

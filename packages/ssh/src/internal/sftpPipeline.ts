@@ -132,10 +132,16 @@ export class PipelinedReader {
     return !this.ended && !this.disposed && (this.grown || this.next <= this.size)
   }
 
+
   private fill(): void {
     const capacity = this.options.maxRequests * this.lanes.length
     while (this.slots.length < capacity && this.mayIssue()) {
-      const slot = newSlot(this.next, this.options.requestSize, false)
+      // up to the known end plus one byte: the short answer there is the end of the file, and a small file
+      // costs one request into a buffer of its own size
+      const length = this.grown
+        ? this.options.requestSize
+        : Math.max(1, Math.min(this.options.requestSize, this.size - this.next + 1))
+      const slot = newSlot(this.next, length, false)
       this.next += slot.length
       this.slots.push(slot)
       this.issue(slot)
@@ -151,6 +157,7 @@ export class PipelinedReader {
     }
     lane.inflight++
     const buffer = Buffer.allocUnsafe(slot.length)
+    lane.session.batch()
     lane.session.sftp.read(lane.handle, buffer, 0, slot.length, slot.offset, (error, bytesRead) => {
       lane.inflight--
       if (this.disposed || slot.state !== "pending") return
@@ -322,6 +329,7 @@ export class PipelinedWriter {
     lane.inflight++
     this.inflight++
     const data = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength)
+    lane.session.batch()
     lane.session.sftp.write(lane.handle, data, 0, data.length, block.offset, (error) => {
       lane.inflight--
       this.inflight--

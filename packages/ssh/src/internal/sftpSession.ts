@@ -96,6 +96,15 @@ export const toFileInfo = (stats: Stats): FileInfo => {
 
 type Callback<A> = (error: Error | null | undefined, value: A) => void
 
+interface Corkable {
+  cork(): void
+  uncork(): void
+}
+
+const isCorkable = (u: unknown): u is Corkable =>
+  Predicate.hasProperty(u, "cork") && typeof u.cork === "function" &&
+  Predicate.hasProperty(u, "uncork") && typeof u.uncork === "function"
+
 /** Reads an internal field of ssh2's SFTP object defensively (it is not part of its typed API). */
 const internalField = (sftp: SFTPWrapper, name: string): unknown => Reflect.get(sftp, name)
 
@@ -124,6 +133,8 @@ export class Session {
   /** Whether the server announced `limits@openssh.com` (so the limits above are its own). */
   readonly hasLimits: boolean
   private closedFlag = false
+  private readonly socket: Corkable | undefined
+  private corked = false
   private readonly closedHandles = new WeakSet<Buffer>()
   private readonly onClose = new Set<() => void>()
 
@@ -142,6 +153,10 @@ export class Session {
     // without that extension its numbers are guesses, so use the size every server accepts
     this.maxRead = this.hasLimits && typeof readLen === "number" && readLen > 0 ? readLen : safeRequestSize
     this.maxWrite = this.hasLimits && typeof writeLen === "number" && writeLen > 0 ? writeLen : safeRequestSize
+    // ssh2's connection socket (not part of its typed API): corked per tick by `batch`
+    const client = internalField(sftp, "_client")
+    const socket = Predicate.isObject(client) ? Reflect.get(client, "_sock") : undefined
+    this.socket = isCorkable(socket) ? socket : undefined
     const close = () => this.markClosed()
     sftp.once("close", close)
     sftp.once("end", close)
@@ -154,6 +169,22 @@ export class Session {
       if (Predicate.hasProperty(outgoing, "state") && outgoing.state !== "open") this.markClosed()
     }
     return this.closedFlag
+  }
+
+  /**
+   * Holds the connection's socket writes until the end of this tick, so the
+   * requests issued together leave in one system call (ssh2 writes every
+   * packet on its own, which costs a syscall each with TCP_NODELAY).
+   */
+  batch(): void {
+    if (this.corked || this.socket === undefined) return
+    const socket = this.socket
+    this.corked = true
+    socket.cork()
+    process.nextTick(() => {
+      this.corked = false
+      socket.uncork()
+    })
   }
 
   has(extension: string): boolean {
@@ -199,6 +230,7 @@ export class Session {
         done = true
         resume(Effect.fail(this.lost(context)))
       })
+      this.batch()
       request((error, value) => {
         if (done) return
         done = true
@@ -248,6 +280,7 @@ export class Session {
         remove()
         resume(error ? Effect.fail(this.error(error, context)) : Effect.succeed(handle))
       }
+      this.batch()
       if (mode === undefined) this.sftp.open(path, flags, callback)
       else this.sftp.open(path, flags, { mode }, callback)
       return Effect.sync(() => {
