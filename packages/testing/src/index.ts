@@ -11,6 +11,8 @@ export * as FileSystemContract from "./FileSystemContract.ts"
 /** @since 0.1.0 */
 export { MemoryFileSystem } from "./MemoryFileSystem.ts"
 /** @since 0.1.0 */
+export * as SchedulerContract from "./SchedulerContract.ts"
+/** @since 0.1.0 */
 export * as TerminalContract from "./TerminalContract.ts"
 /** @since 0.1.0 */
 export { TestTerminal } from "./TestTerminal.ts"

@@ -23,6 +23,22 @@ import { makeInfo } from "./jobInfo.ts"
 export const killGraceSeconds = 5
 
 /**
+ * Shell functions: \`__snapshot\` takes one \`ps\` listing, and \`__alive SID\`
+ * says whether that session (each job runs in two: the wrapper's and the
+ * user's) had a process that is not a zombie in it. Orphaned zombies count
+ * as gone (some containers' PID 1 never reaps them). Falls back to
+ * \`kill -0\` where \`ps\` fails.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const liveSessions = `__snapshot() { __live=$(ps -e -o sid=,stat= 2>/dev/null | awk '$2 !~ /^Z/ { print " " $1 " " }'); }
+__alive() {
+  if [ -n "$__live" ]; then case "$__live" in *" $1 "*) return 0 ;; esac; return 1; fi
+  kill -0 -- "-$1" 2>/dev/null
+}`
+
+/**
  * Runs inside the job's own session (the launcher starts it with `setsid`).
  * It starts the user's script in a second session, so that cancel and the
  * time limit can kill the user's whole process group while the wrapper lives
@@ -113,12 +129,14 @@ printf '%s\\n' "\${__d##*/}"
  */
 export const statusScript = `__root=\${1:-$HOME/.cerulean/jobs}
 shift
+${liveSessions}
+__snapshot
 for __id in "$@"; do
   __d=$__root/$__id
   if [ ! -d "$__d" ]; then printf '%s|UNKNOWN|\\n' "$__id"; continue; fi
   if [ -f "$__d/exit" ]; then read -r __c __s <"$__d/exit"; printf '%s|%s|%s\\n' "$__id" "$__s" "$__c"; continue; fi
   __alive=
-  for __p in $(cat "$__d/pgid" "$__d/wpid" 2>/dev/null); do kill -0 -- "-$__p" 2>/dev/null && __alive=1; done
+  for __p in $(cat "$__d/pgid" "$__d/wpid" 2>/dev/null); do __alive "$__p" && __alive=1; done
   if [ -n "$__alive" ]; then printf '%s|RUNNING|\\n' "$__id"; continue; fi
   if [ -f "$__d/exit" ]; then read -r __c __s <"$__d/exit"; printf '%s|%s|%s\\n' "$__id" "$__s" "$__c"; continue; fi
   if [ -f "$__d/cancelled" ]; then printf '%s|CANCELLED|143\\n' "$__id"
@@ -137,6 +155,7 @@ done
  * @category constants
  */
 export const cancelScript = `__root=\${1:-$HOME/.cerulean/jobs}
+${liveSessions}
 __d=$__root/$2
 [ -d "$__d" ] || { echo "no such job: $2" >&2; exit 3; }
 [ -f "$__d/exit" ] && exit 0
@@ -145,13 +164,14 @@ __pg=$(cat "$__d/pgid" 2>/dev/null)
 if [ -n "$__pg" ]; then
   kill -TERM -- "-$__pg" 2>/dev/null
   __i=0
-  while kill -0 -- "-$__pg" 2>/dev/null && [ "$__i" -lt ${killGraceSeconds * 10} ]; do sleep 0.1; __i=$((__i + 1)); done
+  while __snapshot && __alive "$__pg" && [ "$__i" -lt ${killGraceSeconds * 10} ]; do sleep 0.1; __i=$((__i + 1)); done
   kill -KILL -- "-$__pg" 2>/dev/null
 fi
 __i=0
 while [ ! -f "$__d/exit" ] && [ "$__i" -lt 50 ]; do
   __alive=
-  for __p in $(cat "$__d/wpid" 2>/dev/null); do kill -0 -- "-$__p" 2>/dev/null && __alive=1; done
+  __snapshot
+  for __p in $(cat "$__d/wpid" 2>/dev/null); do __alive "$__p" && __alive=1; done
   [ -z "$__alive" ] && break
   sleep 0.1; __i=$((__i + 1))
 done
