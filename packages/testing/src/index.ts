@@ -15,4 +15,6 @@ export * as SchedulerContract from "./SchedulerContract.ts"
 /** @since 0.1.0 */
 export * as TerminalContract from "./TerminalContract.ts"
 /** @since 0.1.0 */
+export { TestScheduler } from "./TestScheduler.ts"
+/** @since 0.1.0 */
 export { TestTerminal } from "./TestTerminal.ts"
