@@ -24,17 +24,17 @@ import type { Connection, Live, Opener } from "./connection.ts"
  *   command can be killed with all its children. sshd (OpenSSH) already makes
  *   each session's shell a group leader, and `exec` keeps its pid; servers
  *   that do not (dropbear groups every session of a connection together) get
- *   a re-exec under `setsid` (no fork: the shell is no group leader there);
- * - prints `<pid> <process group>` on stderr (stripped from what the caller
- *   sees). `/proc/$$/stat` field 5 is the group (Linux, no extra process);
- *   elsewhere the group is taken to be `$$`;
+ *   a re-exec under `setsid` (no fork: the shell is no group leader there).
+ *   `kill -s 0 -- -$$` tells a leader apart in one builtin call: a process
+ *   group numbered `$$` exists only if this shell leads it;
+ * - prints `<pid> <own process group, or 0>` on stderr (stripped from what
+ *   the caller sees);
  * - clears the positional parameters, so the command sees none, as with `sh -c`.
  */
-const prelude = "read -r __c __c __c __c __g __c 2>/dev/null </proc/$$/stat\n" +
-  "if [ \"${__g:-$$}\" != \"$$\" ] && [ $# -lt 2 ] && command -v setsid >/dev/null 2>&1; then " +
-  "exec setsid /bin/sh -c 'eval \"$1\"' sh \"$1\" again; fi\n" +
-  "printf '%s %s\\n' \"$$\" \"${__g:-$$}\" >&2\n" +
-  "unset __c __g\n" +
+const prelude = "if kill -s 0 -- -$$ 2>/dev/null; then __g=$$; " +
+  "elif [ $# -lt 2 ] && command -v setsid >/dev/null 2>&1; then exec setsid /bin/sh -c 'eval \"$1\"' sh \"$1\" again; fi\n" +
+  "printf '%s %s\\n' \"$$\" \"${__g:-0}\" >&2\n" +
+  "unset __g\n" +
   "set --\n"
 
 /**
@@ -128,7 +128,7 @@ const collect = (channel: ClientChannel): Collector => {
     if (ids !== null) {
       c.pid = Number(ids[1])
       // a group that is not the shell's own may hold other commands: never kill it
-      c.pgid = ids[1] === ids[2] ? Number(ids[2]) : undefined
+      c.pgid = ids[1] === ids[2] ? Number(ids[1]) : undefined
     }
     const rest = isGroupLine ? head.subarray(newline + 1) : head
     if (rest.length > 0) c.stderr.push(rest)
@@ -251,11 +251,10 @@ export const run = (
     if (stdin === undefined) channel.end()
     else channel.end(typeof stdin === "string" ? Buffer.from(stdin, "utf8") : Buffer.from(stdin))
 
-    const finished = Effect.raceFirst(Deferred.await(c.done), Deferred.await(live.lost)).pipe(
-      Effect.mapError((e) => fromSshError(command, e))
-    )
+    // When the connection drops, ssh2 closes every channel on it, so `done` covers that too (no race
+    // against `live.lost`, which would cost two fibers per run).
     if (timeout !== undefined) {
-      const inTime = yield* Effect.timeoutOption(finished, timeout)
+      const inTime = yield* Effect.timeoutOption(Deferred.await(c.done), timeout)
       if (Option.isNone(inTime)) {
         yield* kill
         return yield* terminalError(
@@ -267,7 +266,7 @@ export const run = (
         )
       }
     } else {
-      yield* finished
+      yield* Deferred.await(c.done)
     }
     const exit = c.exit
     if (exit === undefined) {
