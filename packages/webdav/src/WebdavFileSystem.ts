@@ -20,6 +20,7 @@ import type * as Credential from "@cerulean/core/Credential"
 import * as FileSystem from "@cerulean/core/FileSystem"
 import * as FileSystemError from "@cerulean/core/FileSystemError"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -62,6 +63,13 @@ export interface WebdavFileSystemOptions {
    */
   readonly hostCaCertFile?: string | undefined
   /**
+   * How long to wait for the server (default 2 minutes): for the answer to a
+   * request, and during a transfer for the next piece of data. A server that
+   * stays silent longer fails the operation with `ConnectionLost`. Time the
+   * program itself takes with the data does not count.
+   */
+  readonly timeout?: Duration.Input | undefined
+  /**
    * What `chmod`, `setPermission`, `symlinkTo` and `mkdir` with a mode do:
    * fail with `Unsupported` (`true`, the default) or nothing (`false`).
    * `readlink` fails either way.
@@ -85,6 +93,9 @@ export const emulatedFileMode = 0o600
  * @category constants
  */
 export const emulatedDirectoryMode = 0o700
+
+/** How long to wait for the server when the options do not say. */
+const defaultTimeout = Duration.minutes(2)
 
 /** How much a transfer buffers (and so the largest block it hands on): large enough that per-block costs vanish. */
 const transferBlockSize = 1024 * 1024
@@ -128,6 +139,14 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     })
   }
   const raise = options.unsupportedMethodsRaise ?? true
+  const timeout = options.timeout === undefined ? Option.some(defaultTimeout) : Duration.fromInput(options.timeout)
+  if (Option.isNone(timeout) || !Duration.isPositive(timeout.value)) {
+    return yield* FileSystemError.make("Io", {
+      path: "/",
+      operation: "make",
+      description: `timeout must be a positive duration, not ${String(options.timeout)}`
+    })
+  }
   const credential = options.credential
   if (credential !== undefined && credential._tag !== "PasswordCredential") {
     return yield* FileSystemError.make("Unsupported", {
@@ -161,6 +180,7 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
   const transport: HttpBody.Transport = {
     base,
     agent,
+    timeout: timeout.value,
     authorization: credential === undefined ? undefined : Redacted.make(
       "Basic " + Buffer.from(`${credential.username}:${Redacted.value(credential.password)}`).toString("base64")
     )
@@ -171,7 +191,11 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
 
   /** A call into the `webdav` client, aborted on interruption, its failure mapped. */
   const call = <A>(operation: string, path: string, f: (signal: AbortSignal) => Promise<A>) =>
-    Effect.tryPromise({ try: (signal) => f(signal), catch: Errors.fromCause(operation, path) })
+    HttpBody.waitForServer(
+      transport,
+      Effect.tryPromise({ try: (signal) => f(signal), catch: Errors.fromCause(operation, path) }),
+      Errors.fromCause(operation, path)
+    )
 
   /**
    * A request through the `webdav` client whose status this module checks
@@ -582,7 +606,7 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
           return yield* FileSystemError.make("IsADirectory", { path, operation: "readStream" })
         }
       }
-      return HttpBody.body(response, getError(path), highWaterMark)
+      return HttpBody.body(transport, response, getError(path), highWaterMark)
     }))
 
   const readStream = (path: string, options?: FileSystem.ReadStreamOptions) =>

@@ -105,7 +105,8 @@ export const fromCause = (operation: string, path: string) => (cause: unknown): 
   }
   const message = messageOf(cause)
   if ((code !== undefined && connectionCodes.has(code)) || message === "aborted" || message === "socket hang up") {
-    return FileSystemError.make("ConnectionLost", { path, operation, description: code ?? message, cause })
+    const description = code === undefined ? message : message.includes(code) || message === "aborted" ? code : `${code}: ${message}`
+    return FileSystemError.make("ConnectionLost", { path, operation, description, cause })
   }
   return FileSystemError.make("Io", { path, operation, description: code ? `${code}: ${message}` : message, cause })
 }

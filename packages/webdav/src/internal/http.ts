@@ -15,6 +15,7 @@
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
@@ -24,12 +25,31 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import type { Base } from "./url.ts"
 
-/** What every request needs: where, through which connection pool, as whom. */
+/** What every request needs: where, through which connection pool, as whom, and how long to wait. */
 export interface Transport {
   readonly base: Base
   readonly agent: Http.Agent
   readonly authorization: Redacted.Redacted<string> | undefined
+  /** How long to wait for the server: for a response, or for the next piece of data. */
+  readonly timeout: Duration.Duration
 }
+
+/** The cause of a wait that ran out: Node's own code for it, so it maps to `ConnectionLost`. */
+const timedOut = (transport: Transport) =>
+  Object.assign(new Error(`no answer from the server within ${Duration.format(transport.timeout)}`), {
+    code: "ETIMEDOUT"
+  })
+
+/**
+ * Waits at most `transport.timeout`. Only waits for the server are limited, never the
+ * time a consumer takes with the data it was given: a paused download is not a dead one.
+ */
+export const waitForServer = <A, E>(
+  transport: Transport,
+  effect: Effect.Effect<A, E>,
+  onError: (cause: unknown) => E
+): Effect.Effect<A, E> =>
+  Effect.timeoutOrElse(effect, { duration: transport.timeout, orElse: () => Effect.fail(onError(timedOut(transport))) })
 
 const userAgent = "cerulean-ts/0.1.0"
 
@@ -56,14 +76,14 @@ export const openGet = <E>(
   onError: (cause: unknown) => E
 ): Effect.Effect<Http.IncomingMessage, E, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.callback<Http.IncomingMessage, E>((resume) => {
+    waitForServer(transport, Effect.callback<Http.IncomingMessage, E>((resume) => {
       const request = send(transport, "GET", url, { accept: "*/*" })
       request.on("response", (response) => resume(Effect.succeed(response)))
       // Kept for the request's whole life: a later error (the body breaking off) must not be unhandled.
       request.on("error", (cause) => resume(Effect.fail(onError(cause))))
       request.end()
       return Effect.sync(() => request.destroy())
-    }),
+    }), onError),
     (response) =>
       Effect.sync(() => {
         if (!response.complete) response.destroy()
@@ -102,8 +122,8 @@ export const discard = (response: Http.IncomingMessage, limit = 1 << 20): Effect
  * A request that fails meanwhile never drains; the race in {@link put} ends
  * the wait.
  */
-const write = (request: Http.ClientRequest, chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
+const write = <E>(request: Http.ClientRequest, chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, E> =>
+  Effect.callback<void, E>((resume) => {
     let ready = true
     for (const chunk of chunks) ready = request.write(chunk)
     if (ready) return resume(Effect.void)
@@ -146,12 +166,19 @@ export const put = <E, EB>(
     // Not NodeSink: when `data` fails it would destroy the request itself, and the resulting
     // "socket hang up" could win the race below over the source's own error.
     const upload = Effect.andThen(
-      Stream.runForEachArray(data, (chunks) => write(request, chunks)),
-      Effect.callback<void>((resume) => {
-        request.end(() => resume(Effect.void))
-      })
+      Stream.runForEachArray(data, (chunks) => waitForServer(transport, write<E>(request, chunks), onError)),
+      waitForServer(
+        transport,
+        Effect.callback<void, E>((resume) => {
+          request.end(() => resume(Effect.void))
+        }),
+        onError
+      )
     )
-    const res = yield* Effect.raceFirst(Effect.andThen(upload, Deferred.await(response)), Deferred.await(response))
+    const res = yield* Effect.raceFirst(
+      Effect.andThen(upload, waitForServer(transport, Deferred.await(response), onError)),
+      Deferred.await(response)
+    )
     yield* discard(res)
     return res
   }))
@@ -164,6 +191,7 @@ export const put = <E, EB>(
  * consumer's pace. A body that breaks off fails the stream with `onError`.
  */
 export const body = <E>(
+  transport: Transport,
   response: Http.IncomingMessage,
   onError: (cause: unknown) => E,
   highWaterMark = 1024 * 1024
@@ -210,12 +238,16 @@ export const body = <E>(
       if (failure !== undefined) return Effect.fail(failure)
       if (ended) return Cause.done()
       return Effect.flatMap(
-        Effect.callback<void>((resume) => {
-          wake = () => resume(Effect.void)
-          return Effect.sync(() => {
-            wake = undefined
-          })
-        }),
+        waitForServer(
+          transport,
+          Effect.callback<void, E>((resume) => {
+            wake = () => resume(Effect.void)
+            return Effect.sync(() => {
+              wake = undefined
+            })
+          }),
+          onError
+        ),
         () => pull
       )
     })
