@@ -10,13 +10,17 @@
  *
  * @since 0.1.0
  */
-import type { Credential } from "@cerulean/core"
+import type { Credential, RunOptions } from "@cerulean/core"
 import { Terminal } from "@cerulean/core"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { ClientChannel, SFTPWrapper } from "ssh2"
 import * as Connection from "./internal/connection.ts"
@@ -216,8 +220,31 @@ const makeShape = Effect.fnUntraced(function*(options: SshTerminalOptions): Effe
   const annotations = { terminal: location }
 
   const run = Effect.fn("SshTerminal.run")(
-    (command: string, args?: ReadonlyArray<string>, runOptions?: Parameters<Terminal["run"]>[2]) =>
-      Run.run(conn, command, args, runOptions),
+    function*(command: string, args: ReadonlyArray<string> = [], runOptions: RunOptions = {}) {
+      yield* Effect.annotateCurrentSpan({ command, args: args.length })
+      const started = yield* Clock.currentTimeMillis
+      return yield* Run.run(conn, command, args, runOptions).pipe(
+        Effect.onExit((exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.logDebug("command run").pipe(Effect.annotateLogs({
+              command,
+              args,
+              workdir: typeof runOptions.workdir === "object" ? runOptions.workdir.path : runOptions.workdir,
+              // names only: values may be tokens
+              env: Object.keys(runOptions.env ?? {}),
+              outcome: Exit.isSuccess(exit)
+                ? exit.value.signal ?? `exit ${exit.value.exitCode}`
+                : Exit.hasInterrupts(exit)
+                ? "interrupted"
+                : Option.match(Cause.findErrorOption(exit.cause), {
+                  onNone: () => "failed",
+                  onSome: (error) => error.reason._tag
+                }),
+              durationMs: now - started
+            })))
+        )
+      )
+    },
     Effect.annotateLogs(annotations)
   )
 
