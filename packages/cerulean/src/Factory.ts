@@ -264,7 +264,8 @@ export const makeFileSystem = (
         }
         const hostPort = Location.parseHostPort(location, 22)
         if (hostPort instanceof Location.LocationError) return yield* fromLocationError(hostPort)
-        const terminal = yield* sshTerminal(location, hostPort.host, hostPort.port, undefined, credential, sshOptionsOf(options))
+        const ssh = sshOptionsOf(options)
+        const terminal = yield* sshTerminal(location, hostPort.host, hostPort.port, undefined, credential, ssh)
         return yield* sftpOn(terminal, options.sftp)
       }
       case "webdav": {
@@ -306,7 +307,14 @@ export const makeTerminal = (
         case "Local":
           return yield* localTerminal
         case "Ssh":
-          return yield* sshTerminal(protocol, parsed.host, parsed.port, parsed.username, credential, sshOptionsOf(options))
+          return yield* sshTerminal(
+            protocol,
+            parsed.host,
+            parsed.port,
+            parsed.username,
+            credential,
+            sshOptionsOf(options)
+          )
         case "Webdav":
           return yield* invalid(protocol, "WebDAV has no terminal; use ssh://user@host[:port]")
       }

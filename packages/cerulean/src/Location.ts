@@ -64,7 +64,9 @@ export const parseHostPort = (input: string, defaultPort: number): HostPort | Lo
   if (stray) {
     return new LocationError({
       input,
-      description: `${JSON.stringify(stray[0])} cannot appear in a host[:port] location (give the user in the credential)`
+      description: `${
+        JSON.stringify(stray[0])
+      } cannot appear in a host[:port] location (give the user in the credential)`
     })
   }
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text)
@@ -73,7 +75,10 @@ export const parseHostPort = (input: string, defaultPort: number): HostPort | Lo
     return typeof port === "number" ? { host: bracketed[1]!, port } : port
   }
   if (text.includes("[") || text.includes("]")) {
-    return new LocationError({ input, description: "unbalanced brackets (an IPv6 address with a port is [address]:port)" })
+    return new LocationError({
+      input,
+      description: "unbalanced brackets (an IPv6 address with a port is [address]:port)"
+    })
   }
   const colons = text.split(":").length - 1
   if (colons > 1) return { host: text, port: defaultPort }
@@ -135,7 +140,10 @@ export const parse = (input: string): Location | LocationError => {
     // with the right spelling; a local file with such a name can still be given as ./name.
     const typo = /^(sftp|ssh|file|webdav\+https?|https?):/i.exec(input)
     if (typo) {
-      return new LocationError({ input, description: `did you mean ${typo[1]!.toLowerCase()}://...? (write ./${input} for a local file)` })
+      return new LocationError({
+        input,
+        description: `did you mean ${typo[1]!.toLowerCase()}://...? (write ./${input} for a local file)`
+      })
     }
     if (/^[^/]*:/.test(input)) {
       return new LocationError({
@@ -159,11 +167,18 @@ export const parse = (input: string): Location | LocationError => {
   }
   if (url.search !== "" || url.hash !== "") {
     // A "?" or "#" would silently cut the path short; a file name holding one must be written %3F / %23.
-    return new LocationError({ input, description: "\"?\" and \"#\" are not allowed in a location URL; write them as %3F and %23" })
+    return new LocationError({
+      input,
+      description: "\"?\" and \"#\" are not allowed in a location URL; write them as %3F and %23"
+    })
   }
   const decodedPath = decode(url.pathname)
-  if (decodedPath === undefined) return new LocationError({ input, description: "the path is not valid percent-encoding" })
-  if (decodedPath.includes("\u0000")) return new LocationError({ input, description: "the path contains a NUL character" })
+  if (decodedPath === undefined) {
+    return new LocationError({ input, description: "the path is not valid percent-encoding" })
+  }
+  if (decodedPath.includes("\u0000")) {
+    return new LocationError({ input, description: "the path contains a NUL character" })
+  }
   const path = decodedPath || "/"
   switch (scheme) {
     case "file":
@@ -189,7 +204,9 @@ export const parse = (input: string): Location | LocationError => {
     default:
       return new LocationError({
         input,
-        description: `unknown scheme ${JSON.stringify(scheme)} (use sftp://, ssh://, webdav+http(s)://, file:// or a path)`
+        description: `unknown scheme ${
+          JSON.stringify(scheme)
+        } (use sftp://, ssh://, webdav+http(s)://, file:// or a path)`
       })
   }
 }

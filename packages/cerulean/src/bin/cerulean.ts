@@ -22,7 +22,10 @@ import * as Output from "../internal/cli/output.ts"
 const askPassword = (message: string) =>
   Prompt.run(Prompt.Password({ message })).pipe(
     Effect.map((secret) => Redacted.make(String(Redacted.value(secret)))),
-    Effect.catchTag("QuitError", () => Effect.fail(new CliFailure({ what: "password prompt cancelled", exitCode: interruptedExitCode }))),
+    Effect.catchTag(
+      "QuitError",
+      () => Effect.fail(new CliFailure({ what: "password prompt cancelled", exitCode: interruptedExitCode }))
+    ),
     Effect.provide(NodeServices.layer)
   )
 
@@ -37,6 +40,8 @@ main(process.argv.slice(2)).pipe(
   Effect.scoped,
   NodeRuntime.runMain({
     disableErrorReporting: true,
-    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : interruptedExitCode)
+    // `main` never fails: it returns the exit code; only an interruption ends it otherwise.
+    teardown: (exit, onExit) =>
+      onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : interruptedExitCode)
   })
 )

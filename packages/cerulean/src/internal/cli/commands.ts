@@ -199,7 +199,9 @@ const cp = Command.make(
       copyInto: !input.noCopyInto,
       copyPermissions: input.copyPermissions,
       progressInterval: bar ? Duration.millis(100) : Duration.millis(250),
-      ...(rate !== undefined ? { fastPaths: false, chunkSize: Math.max(1024, Math.min(256 * 1024, Math.floor(rate / 20))) } : {})
+      ...(rate !== undefined
+        ? { fastPaths: false, chunkSize: Math.max(1024, Math.min(256 * 1024, Math.floor(rate / 20))) }
+        : {})
     }
     const start = yield* Clock.currentTimeMillis
     let last: Progress.Figures | undefined
@@ -276,7 +278,8 @@ const ls = Command.make(
           mtime: entry.info.mtime?.toISOString() ?? null
         }))
       } else if (input.long) {
-        yield* line(`${modeText(entry.info.type, entry.info.mode)} ${entry.info.size.toString().padStart(12)} ${entry.name}`)
+        const size = entry.info.size.toString().padStart(12)
+        yield* line(`${modeText(entry.info.type, entry.info.mode)} ${size} ${entry.name}`)
       } else {
         yield* line(entry.name)
       }
@@ -410,13 +413,28 @@ const submit = Command.make(
     ...outputFlags,
     ...jobFlags,
     name: Flag.String("name").pipe(Flag.withDescription("Job name shown in the queue"), Flag.optional),
-    workdir: Flag.String("workdir").pipe(Flag.withMetavar("DIR"), Flag.withDescription("Directory the job runs in"), Flag.optional),
-    stdout: Flag.String("stdout").pipe(Flag.withMetavar("FILE"), Flag.withDescription("File for the job's output"), Flag.optional),
-    stderr: Flag.String("stderr").pipe(Flag.withMetavar("FILE"), Flag.withDescription("File for the job's errors"), Flag.optional),
+    workdir: Flag.String("workdir").pipe(
+      Flag.withMetavar("DIR"),
+      Flag.withDescription("Directory the job runs in"),
+      Flag.optional
+    ),
+    stdout: Flag.String("stdout").pipe(
+      Flag.withMetavar("FILE"),
+      Flag.withDescription("File for the job's output"),
+      Flag.optional
+    ),
+    stderr: Flag.String("stderr").pipe(
+      Flag.withMetavar("FILE"),
+      Flag.withDescription("File for the job's errors"),
+      Flag.optional
+    ),
     queue: Flag.String("queue").pipe(Flag.withDescription("Queue or partition"), Flag.optional),
     time: Flag.Int("time").pipe(Flag.withMetavar("SECONDS"), Flag.withDescription("Wall-clock limit"), Flag.optional),
     nodes: Flag.Int("nodes").pipe(Flag.withDescription("Number of nodes"), Flag.optional),
-    env: Flag.KeyValuePair("env").pipe(Flag.withDescription("Environment variable NAME=VALUE (repeatable)"), Flag.optional),
+    env: Flag.KeyValuePair("env").pipe(
+      Flag.withDescription("Environment variable NAME=VALUE (repeatable)"),
+      Flag.optional
+    ),
     command: Argument.String("command").pipe(Argument.withDescription("Shell text of the job's program")),
     args: Argument.String("args").pipe(Argument.withDescription("Arguments, each passed verbatim"), Argument.variadic())
   },
@@ -440,7 +458,10 @@ const submit = Command.make(
 ).pipe(
   Command.withDescription("Submit a batch job; prints its id"),
   Command.withExamples([
-    { command: "cerulean submit --scheduler slurm --on ssh://me@cluster --time 600 -- ./simulate.sh in.dat", description: "" }
+    {
+      command: "cerulean submit --scheduler slurm --on ssh://me@cluster --time 600 -- ./simulate.sh in.dat",
+      description: "Submit a Slurm job with a 10 minute limit"
+    }
   ])
 )
 
@@ -494,7 +515,8 @@ const wait = Command.make(
       onSome: (seconds) => Effect.map(Effect.timeoutOption(watching, Duration.seconds(seconds)), Option.isSome)
     })
     if (!finished) {
-      yield* output.err(`cerulean wait: job ${input.jobId} not done after ${Option.getOrElse(input.timeout, () => 0)} s\n`)
+      const seconds = Option.getOrElse(input.timeout, () => 0)
+      yield* output.err(`cerulean wait: job ${input.jobId} not done after ${seconds} s\n`)
       return yield* output.setExitCode(124)
     }
     const code = last?.exitCode ?? Option.getOrUndefined(yield* scheduler.getExitCode(input.jobId))
@@ -530,7 +552,8 @@ export const subcommands: ReadonlyArray<string> = [
 /** The whole command. */
 export const cerulean = Command.make("cerulean").pipe(
   Command.withDescription(
-    "Copy files to and from clusters, run commands there, and submit and watch batch jobs (Slurm, Torque, plain processes)"
+    "Copy files to and from clusters, run commands there, and submit and watch batch jobs " +
+      "(Slurm, Torque, plain processes)"
   ),
   Command.withSubcommands([cp, ls, cat, mkdir, rm, run, submit, status, wait, cancel])
 )

@@ -246,10 +246,16 @@ export const openTerminal = (
   environment: Environment
 ): Effect.Effect<Terminal, FactoryError | SshError | CliFailure, Scope.Scope> =>
   Effect.gen(function*() {
-    if (on === undefined || on === "local" || on === "file://" || on === "file:///") return yield* Factory.makeTerminal("local")
+    if (on === undefined || on === "local" || on === "file://" || on === "file:///") {
+      return yield* Factory.makeTerminal("local")
+    }
     const parsed = Location.parse(on)
     if (parsed instanceof Location.LocationError) {
-      return yield* new CliFailure({ what: `--on: ${parsed.message}`, hint: "give --on ssh://user@host[:port]", exitCode: usageExitCode })
+      return yield* new CliFailure({
+        what: `--on: ${parsed.message}`,
+        hint: "give --on ssh://user@host[:port]",
+        exitCode: usageExitCode
+      })
     }
     if (parsed._tag !== "Ssh") {
       return yield* new CliFailure({

@@ -66,7 +66,9 @@ const describeSsh = (reason: Tagged & Record<string, unknown>): Described => {
     case "HostKeyUnknown": {
       const files = Array.isArray(reason.knownHostsFiles) ? reason.knownHostsFiles.join(", ") : "known_hosts"
       return {
-        what: `cannot connect to ${where}: its host key (${str(reason.keyType)} ${str(reason.fingerprint)}) is not in ${files}`,
+        what: `cannot connect to ${where}: its host key (${str(reason.keyType)} ${
+          str(reason.fingerprint)
+        }) is not in ${files}`,
         hint: "check the fingerprint with the server's administrator, then add it (ssh-keyscan) or rerun with " +
           "--host-key-policy accept-new to record it on first use"
       }
@@ -143,7 +145,9 @@ const describeFileReason = (reason: Tagged & Record<string, unknown>, prefix: st
 
 const describeOne = (error: unknown): Described => {
   if (!isTagged(error)) {
-    if (error instanceof Error) return { what: `internal error: ${error.message}`, hint: "rerun with --verbose and report it" }
+    if (error instanceof Error) {
+      return { what: `internal error: ${error.message}`, hint: "rerun with --verbose and report it" }
+    }
     return { what: `internal error: ${String(error)}`, hint: "rerun with --verbose and report it" }
   }
   const reason = isTagged(error.reason) ? error.reason : undefined
@@ -215,7 +219,10 @@ const describeOne = (error: unknown): Described => {
         case "Unavailable":
           return { what: `the scheduler cannot be reached: ${description}`, hint: "check that it runs, then retry" }
         case "ParseError":
-          return { what: `unexpected answer from the scheduler: ${description}`, hint: "rerun with --verbose and report it" }
+          return {
+            what: `unexpected answer from the scheduler: ${description}`,
+            hint: "rerun with --verbose and report it"
+          }
         default:
           return { what: error.message }
       }

@@ -82,7 +82,9 @@ export const main = (args: ReadonlyArray<string>) =>
     }
     const report = Errors.reportCause(name, exit.cause)
     if (verbose) yield* output.err(Errors.verboseText(exit.cause) + "\n")
-    if (json) yield* output.out(JSON.stringify({ type: "error", message: report.line, exitCode: report.exitCode }) + "\n")
+    if (json) {
+      yield* output.out(JSON.stringify({ type: "error", message: report.line, exitCode: report.exitCode }) + "\n")
+    }
     yield* output.err(report.line + "\n")
     return report.exitCode
   })
