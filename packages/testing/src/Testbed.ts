@@ -178,12 +178,9 @@ const parse = (text: string): Record<string, string> => {
  */
 export const load = (): TestbedInfo => {
   const envFile = envFilePath()
-  let text: string
-  try {
-    text = fs.readFileSync(envFile, "utf8")
-  } catch (cause) {
-    throw new Error(`Testbed env file ${envFile} cannot be read. ${notFoundHint}`, { cause })
-  }
+  // Checked up front rather than caught: a missing file is the one expected failure here.
+  if (!fs.existsSync(envFile)) throw new Error(`Testbed env file ${envFile} does not exist. ${notFoundHint}`)
+  const text = fs.readFileSync(envFile, "utf8")
   const raw = Object.freeze(parse(text))
   const missing: Array<string> = []
   const str = (key: string): string => {
