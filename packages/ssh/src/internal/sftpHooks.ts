@@ -21,6 +21,7 @@ import type { makeBackend, TransferTuning } from "./sftpBackend.ts"
 import { pipelineFor } from "./sftpBackend.ts"
 import type { Channels } from "./sftpChannels.ts"
 import * as LocalFile from "./localFile.ts"
+import * as SmallFile from "./smallFile.ts"
 import { OpenFlags, type Session, toFileInfo } from "./sftpSession.ts"
 
 /** What a hook needs of an SFTP file system (its own, or the peer of an SFTP-to-SFTP copy). */
@@ -97,6 +98,11 @@ export const makeHooks = (self: Internals) => {
       const info = toFileInfo(yield* main.stat(from))
       yield* backend.readable(from, info)
       const sessions = yield* channels.lease(stripesFor(tuning, info.size))
+      if (peer === undefined && info.type === "File") {
+        const { requestSize } = pipelineFor(sessions, tuning, false)
+        const small = yield* SmallFile.download(sessions[0]!, from, info.size, to, options?.mode, requestSize, onProgress)
+        if (small === "done") return
+      }
       const data = backend.readStreamWith(sessions, from, info)
       if (peer === undefined) {
         yield* LocalFile.writeFile(to, options?.mode, data, onProgress)
@@ -117,8 +123,18 @@ export const makeHooks = (self: Internals) => {
     if (source.protocol !== "local") return undefined
     const onProgress = progress(options)
     return Effect.scoped(Effect.gen(function*() {
+      const [first] = yield* channels.lease(1)
+      const small = yield* SmallFile.upload(
+        first!,
+        from,
+        to,
+        options?.mode,
+        pipelineFor([first!], tuning, true).requestSize,
+        onProgress
+      )
+      if (small === "done") return
       const local = yield* LocalFile.openSource(from)
-      const sessions = yield* channels.lease(stripesFor(tuning, local.size))
+      const sessions = local.size >= tuning.stripeSize ? yield* channels.lease(tuning.stripes) : [first!]
       const { requestSize } = pipelineFor(sessions, tuning, true)
       yield* backend.writeStreamWith(
         sessions,
