@@ -27,7 +27,7 @@ import type * as FileSystemError from "../FileSystemError.ts"
  */
 export const kernelCopyLimit = 64 * 1024 * 1024
 
-/** The chunk size of the chunked copy: one buffer, reused. */
+/** The chunk size of the chunked copy (two buffers, reused). */
 export const chunkedCopyBuffer = 4 * 1024 * 1024
 
 type ToError = (
@@ -37,7 +37,7 @@ type ToError = (
 
 /**
  * Builds the local `copyFile` hook: one kernel copy for files up to
- * {@link kernelCopyLimit}, else a chunked copy through one reused buffer.
+ * {@link kernelCopyLimit}, else a chunked copy through two reused buffers.
  * The target is created with `options.mode` in the chunked case and with
  * the source's mode by the kernel copy; `copy` sets the final mode after
  * every fast path either way.
@@ -61,12 +61,23 @@ export const makeLocalCopyFile = (efs: EffectFileSystem.FileSystem, toError: ToE
         efs.open(to, { flag: "w", mode: options?.mode ?? 0o666 }),
         toError("copyFile", to)
       )
-      const buffer = new Uint8Array(Math.max(options?.chunkSize ?? 0, chunkedCopyBuffer))
-      while (true) {
-        const n = Number(yield* Effect.mapError(input.read(buffer), toError("copyFile", from)))
-        if (n === 0) return
-        yield* Effect.mapError(output.writeAll(buffer.subarray(0, n)), toError("copyFile", to))
+      // Two buffers: the next chunk is read while the previous one is written.
+      const size = Math.max(options?.chunkSize ?? 0, chunkedCopyBuffer)
+      let current = new Uint8Array(size)
+      let next = new Uint8Array(size)
+      const read = (buffer: Uint8Array) =>
+        Effect.map(Effect.mapError(input.read(buffer), toError("copyFile", from)), Number)
+      let n = yield* read(current)
+      while (n > 0) {
+        const [, m] = yield* Effect.all([
+          Effect.mapError(output.writeAll(current.subarray(0, n)), toError("copyFile", to)),
+          read(next)
+        ], { concurrency: 2 })
         options?.onProgress?.(n)
+        const written = current
+        current = next
+        next = written
+        n = m
       }
     }))
   })
