@@ -666,7 +666,9 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     if (source.protocol !== "local") return undefined
     return Effect.scoped(Effect.gen(function*() {
       const local = yield* LocalFile.openSource(from)
+      // Reading runs a few blocks ahead of the network, so disk and socket work at the same time.
       const blocks = LocalFile.readBlocks(local, from, local.size, Math.max(transfer?.chunkSize ?? 0, transferBlockSize))
+        .pipe(Stream.buffer({ capacity: 4 }))
       yield* put(to, reporting(blocks, transfer), { "content-length": String(local.size) })
     })).pipe(Effect.withSpan("WebdavFileSystem.receiveFrom", { attributes: { from, to } }))
   }
