@@ -26,6 +26,7 @@ import {
   message,
   parseError,
   runText,
+  submitting,
   submitFailed,
   unavailable,
   unknownJob,
@@ -136,11 +137,11 @@ export class DirectGnuScheduler extends Context.Service<DirectGnuScheduler, Sche
           job.systemOutFile ?? "",
           job.systemErrFile ?? ""
         ]
-        const result = yield* runText(
+        const result = yield* submitting(runText(
           terminal,
           withPrefix(prefix, bashCommand(launcherScript, "cerulean-submit", args)),
           { stdin: jobBody(job) + "\n", timeout }
-        )
+        ))
         if (result.exitCode !== 0) return yield* submitFailed(message(result))
         const id = result.stdout.trim().split("\n").at(-1)?.trim() ?? ""
         if (!isDirectGnuJobId(id)) return yield* parseError("the job launcher printed no job id", result.stdout)

@@ -19,6 +19,7 @@ import {
   defaultCommandTimeout,
   message,
   runText,
+  submitting,
   splitSections,
   unavailable,
   unknownJob,
@@ -208,7 +209,7 @@ export class SlurmScheduler extends Context.Service<SlurmScheduler, SchedulerSha
       const submit = Effect.fnUntraced(function*(job: JobDescription): Effect.fn.Return<JobId, SchedulerError> {
         const submission = yield* slurmSubmission(job)
         const command = withPrefix(prefix, ["sbatch", ...submission.args.map(Shell.quote)].join(" "))
-        const result = yield* runText(terminal, command, { stdin: submission.script, timeout })
+        const result = yield* submitting(runText(terminal, command, { stdin: submission.script, timeout }))
         const id = yield* parseSbatch(result)
         markSeen(id)
         return id

@@ -21,6 +21,7 @@ import {
   defaultCommandTimeout,
   message,
   runText,
+  submitting,
   splitSections,
   unavailable,
   withPrefix
@@ -192,7 +193,7 @@ export class TorqueScheduler extends Context.Service<TorqueScheduler, SchedulerS
         const qsub = withPrefix(prefix, ["qsub", ...submission.args.map(Shell.quote), `"$__f"`].join(" "))
         const text = `__f=$(mktemp /tmp/cerulean-job.XXXXXXXX) || exit 1; cat >"$__f" && { ${qsub}; }; ` +
           `__c=$?; rm -f -- "$__f"; exit $__c`
-        const result = yield* runText(terminal, text, { stdin: submission.script, timeout })
+        const result = yield* submitting(runText(terminal, text, { stdin: submission.script, timeout }))
         const id = yield* parseQsub(result)
         track(id).seen = true
         return id

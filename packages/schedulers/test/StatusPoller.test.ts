@@ -262,6 +262,17 @@ describe("StatusPoller via SlurmScheduler", () => {
       assert.strictEqual(error.reason._tag, "Unavailable")
     }))
 
+  it.effect("a submit whose connection is lost is Unavailable and says the job may have been submitted", () =>
+    Effect.gen(function*() {
+      const fake = makeFake((call) => Effect.fail(connectionLost(call.command)))
+      const scheduler = yield* SlurmScheduler.make(fake.terminal, { polling })
+      const error = yield* Effect.flip(scheduler.submit(job))
+      assert.strictEqual(error.reason._tag, "Unavailable")
+      assert.include(error.message, "may have been submitted")
+      // never retried by itself: that could submit the job twice
+      assert.strictEqual(fake.calls.length, 1)
+    }))
+
   it.effect("unreadable status output three times in a row fails the waits with ParseError", () =>
     Effect.gen(function*() {
       const fake = fakeSlurm((call) => (call.command.startsWith("squeue") ? { stdout: "what is this\n" } : undefined))

@@ -106,6 +106,23 @@ export const runText = (
 }
 
 /**
+ * For submit commands: a command that timed out or lost its connection may
+ * still have submitted the job, and it is never re-run automatically (that
+ * could submit it twice); the error says so.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const submitting = <A>(effect: Effect.Effect<A, SchedulerError>): Effect.Effect<A, SchedulerError> =>
+  Effect.mapError(effect, (error) =>
+    error.reason._tag === "Unavailable"
+      ? unavailable(
+        `${error.reason.description} (the job may have been submitted: check the queue before submitting again)`,
+        error.reason.cause
+      )
+      : error)
+
+/**
  * The first line of some text, shortened, for messages and logs.
  *
  * @since 0.1.0
