@@ -94,7 +94,8 @@ const rawSsh2 = (noDelay: boolean) =>
           if (err !== undefined) return resume(Effect.fail(err))
           channel.resume()
           channel.stderr.resume()
-          channel.on("close", (code: number) => resume(code === 0 ? Effect.void : Effect.fail(new Error(`exit ${code}`))))
+          channel.on("close", (code: number) =>
+            resume(code === 0 ? Effect.void : Effect.fail(new Error(`exit ${code}`))))
           channel.end()
         })
       })
@@ -135,7 +136,8 @@ const program = Effect.gen(function*() {
     )
   )
   const viaMaster = spawn("ssh", [...sshOptions, ...control, `${tb.user}@${host}`, "true"])
-  const viaNewSsh = spawn("ssh", [...sshOptions, "-o", "ControlMaster=no", "-o", "ControlPath=none", `${tb.user}@${host}`, "true"])
+  const noControl = ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
+  const viaNewSsh = spawn("ssh", [...sshOptions, ...noControl, `${tb.user}@${host}`, "true"])
   const viaCerulean = Effect.flatMap(terminal.run("true"), (r) =>
     r.exitCode === 0 ? Effect.void : Effect.fail(new Error(`exit ${r.exitCode}`)))
 
@@ -147,7 +149,13 @@ const program = Effect.gen(function*() {
     yield* viaMaster
   }
 
-  const samples = { cerulean: [] as Array<number>, raw: [] as Array<number>, master: [] as Array<number>, newSsh: [] as Array<number>, nagle: [] as Array<number> }
+  const samples: Record<"cerulean" | "raw" | "master" | "newSsh" | "nagle", Array<number>> = {
+    cerulean: [],
+    raw: [],
+    master: [],
+    newSsh: [],
+    nagle: []
+  }
   for (let i = 0; i < runs; i++) {
     samples.cerulean.push(yield* timed(viaCerulean))
     samples.raw.push(yield* timed(raw))
@@ -169,15 +177,16 @@ const program = Effect.gen(function*() {
   for (const [name, s] of rows) {
     if (s.n === 0) continue
     yield* Console.log(
-      `${name.padEnd(28)} ${String(s.n).padStart(5)} ${s.median.toFixed(2).padStart(10)} ${s.p10.toFixed(2).padStart(8)} ` +
-        `${s.p90.toFixed(2).padStart(8)}   ${(s.median / cerulean.median).toFixed(2)}x`
+      `${name.padEnd(28)} ${String(s.n).padStart(5)} ${s.median.toFixed(2).padStart(10)} ` +
+        `${s.p10.toFixed(2).padStart(8)} ${s.p90.toFixed(2).padStart(8)}   ${(s.median / cerulean.median).toFixed(2)}x`
     )
   }
   const master = stats(samples.master)
   yield* Console.log("")
   yield* Console.log(
     `Cerulean is ${(master.median / cerulean.median).toFixed(2)}x faster per command than ssh with ControlMaster ` +
-      `(goal: >= 2x) and ${(stats(samples.newSsh).median / cerulean.median).toFixed(1)}x faster than a new ssh per command.`
+      `(goal: >= 2x) and ${(stats(samples.newSsh).median / cerulean.median).toFixed(1)}x faster ` +
+      "than a new ssh per command."
   )
 }).pipe(Effect.scoped)
 

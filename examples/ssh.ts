@@ -50,11 +50,14 @@ const program = Effect.gen(function*() {
     (i) => terminal.run("sleep 0.2; echo", [String(i)]),
     { concurrency: "unbounded" }
   )
-  yield* Console.log(`30 commands of 0.2 s each took ${((Date.now() - started) / 1000).toFixed(1)} s, all exit 0: ${results.every((r) => r.exitCode === 0)}`)
+  const seconds = ((Date.now() - started) / 1000).toFixed(1)
+  const allOk = results.every((r) => r.exitCode === 0)
+  yield* Console.log(`30 commands of 0.2 s each took ${seconds} s, all exit 0: ${allOk}`)
 
   // A timeout kills the remote command and its children and keeps the output so far.
   const timedOut = yield* Effect.flip(terminal.run("echo working; sleep 600", [], { timeout: "1 second" }))
-  yield* Console.log(`${timedOut.reason._tag}, output so far: ${timedOut.reason._tag === "Timeout" ? timedOut.reason.stdout.trim() : ""}`)
+  const soFar = timedOut.reason._tag === "Timeout" ? timedOut.reason.stdout.trim() : ""
+  yield* Console.log(`${timedOut.reason._tag}, output so far: ${soFar}`)
 
   // The SFTP file system uses the same connection: here ssh2's raw SFTP session.
   const ssh = yield* SshTerminal
@@ -74,7 +77,8 @@ const unknownHost = Effect.gen(function*() {
   const empty = NodePath.join(dir, "known_hosts")
   yield* Effect.scoped(SshTerminal.make({ ...options, knownHosts: empty })).pipe(
     Effect.catchReason("SshError", "HostKeyUnknown", (reason) =>
-      Console.log(`refused: ${reason.keyType} key ${reason.fingerprint} is not in ${reason.knownHostsFiles.join(", ")}`))
+      Console.log(`refused: ${reason.keyType} key ${reason.fingerprint} is not in ${reason.knownHostsFiles.join(", ")}`)
+    )
   )
 })
 

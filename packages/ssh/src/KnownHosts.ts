@@ -289,8 +289,9 @@ const describeCause = (cause: unknown): string => (cause instanceof Error ? caus
  * @since 0.1.0
  * @category constructors
  */
-export const read = (path: string): Effect.Effect<ReadonlyArray<Entry>, KnownHostsError> =>
-  Effect.map(readText(path, "read"), parse)
+export const read: (path: string) => Effect.Effect<ReadonlyArray<Entry>, KnownHostsError> = Effect.fn(
+  "KnownHosts.read"
+)((path: string) => Effect.map(readText(path, "read"), parse))
 
 const readText = (path: string, operation: string): Effect.Effect<string, KnownHostsError> =>
   Effect.tryPromise({
@@ -308,7 +309,7 @@ const readText = (path: string, operation: string): Effect.Effect<string, KnownH
  * @since 0.1.0
  * @category combinators
  */
-export const append = Effect.fnUntraced(function*(
+export const append = Effect.fn("KnownHosts.append")(function*(
   path: string,
   host: string,
   port: number,

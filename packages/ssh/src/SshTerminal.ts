@@ -70,7 +70,9 @@ export interface SshTerminalOptions {
    * (doubling each time). Default 4 attempts from 200 ms. Only connection failures and timeouts
    * are retried, never authentication or host-key failures, and never a command.
    */
-  readonly reconnect?: { readonly attempts?: number | undefined; readonly delay?: Duration.Input | undefined } | undefined
+  readonly reconnect?:
+    | { readonly attempts?: number | undefined; readonly delay?: Duration.Input | undefined }
+    | undefined
 }
 
 /**
@@ -168,7 +170,9 @@ const resolveSettings = (options: SshTerminalOptions): Effect.Effect<Connection.
     if (typeof host !== "string" || host === "") return fail("host is empty")
     if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(`port ${port} is not in 1..65535`)
     const maxChannels = options.maxChannels ?? 10
-    if (!Number.isInteger(maxChannels) || maxChannels < 1) return fail(`maxChannels ${maxChannels} is not a positive integer`)
+    if (!Number.isInteger(maxChannels) || maxChannels < 1) {
+      return fail(`maxChannels ${maxChannels} is not a positive integer`)
+    }
     const policy = options.hostKeyPolicy ?? "strict"
     if (policy !== "strict" && policy !== "accept-new" && policy !== "accept-any") {
       return fail(`hostKeyPolicy ${String(policy)} is not strict, accept-new or accept-any`)
@@ -306,11 +310,21 @@ export class SshTerminal extends Context.Service<SshTerminal, SshTerminalShape>(
    * Connects and returns the terminal; the connection closes with the scope.
    * Fails with an {@link SshError.SshError} if the first connection cannot be
    * made (it is not retried).
+   *
+   * @since 0.1.0
+   * @category constructors
    */
-  static readonly make = (options: SshTerminalOptions): Effect.Effect<SshTerminalShape, SshError.SshError, Scope.Scope> =>
+  static readonly make = (
+    options: SshTerminalOptions
+  ): Effect.Effect<SshTerminalShape, SshError.SshError, Scope.Scope> =>
     makeShape(options).pipe(Effect.withSpan("SshTerminal.make"))
 
-  /** A layer providing one terminal under both `SshTerminal` and `Terminal`. */
+  /**
+   * A layer providing one terminal under both `SshTerminal` and `Terminal`.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
   static readonly layer = (options: SshTerminalOptions): Layer.Layer<SshTerminal | Terminal, SshError.SshError> =>
     Layer.effectContext(
       Effect.map(SshTerminal.make(options), (terminal) =>

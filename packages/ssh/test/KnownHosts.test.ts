@@ -11,7 +11,8 @@ import * as KnownHosts from "../src/KnownHosts.ts"
 const K1 = "AAAAC3NzaC1lZDI1NTE5AAAAIHKrpVWKiomRUSaYXhU/YaIV8Cd6Ho1qfuYPEniqXMnt"
 const K1_FINGERPRINT = "SHA256:b5Q2p0j0p9H/MUzdBOlWDjYjyLHSTOxpjcPC2vqVD/A"
 const K2 = "AAAAC3NzaC1lZDI1NTE5AAAAIBEJJAfGmtTrure9XQOz9JbwSiDLFLiMLybgBtCX8zY8"
-const K3 = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHzAEDDL4/qXkyaskbaUHl+2Z4fTz5vRBW65TFyNCgulBrcGfY0tGQmD9izPIsSeYTyDS+3N1tA6ObzzxqhaEOU="
+const K3 = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBHzAEDDL4/qXkyaskbaUHl+2Z4fTz5vRBW65TFyNCgulBrcG" +
+  "fY0tGQmD9izPIsSeYTyDS+3N1tA6ObzzxqhaEOU="
 const HASHED = [
   `|1|fL7oKWGjgQnt69c4SgCqgUcQm4Y=|O4mKcadQ+vvonGqh8THFBlU9Gsw= ssh-ed25519 ${K1}`,
   `|1|c1KGum8KWZKHcJT9da9rpalm7FQ=|6CDaow3ZdlZvpPs9foEslD40Nas= ssh-ed25519 ${K1}`

@@ -8,7 +8,8 @@ describe("ssh2 native crypto", () => {
     assert.isTrue(
       typeof crypto === "object" && crypto !== null && "bindingAvailable" in crypto && crypto.bindingAvailable === true,
       `ssh2's sshcrypto.node is not loaded under Node ${process.version}: reinstall with ` +
-        "`source scripts/toolchain.sh && npm rebuild ssh2 cpu-features` (npm_config_nodedir must point at Node 24's headers)"
+        "`source scripts/toolchain.sh && npm rebuild ssh2 cpu-features` " +
+        "(npm_config_nodedir must point at Node 24's headers)"
     )
   })
 })

@@ -53,7 +53,8 @@ const keyUser = (publicKey: string, passphrase?: string) =>
 describe("SshTerminal authentication", () => {
   it.live("password", () =>
     Effect.gen(function*() {
-      assert.strictEqual(yield* whoami(options(new PasswordCredential({ username: tb.user, password: tb.password }))), tb.user)
+      const credential = new PasswordCredential({ username: tb.user, password: tb.password })
+      assert.strictEqual(yield* whoami(options(credential)), tb.user)
     }))
 
   it.live("password over keyboard-interactive when the server allows only that", () =>
@@ -96,7 +97,10 @@ describe("SshTerminal authentication", () => {
       )
       assert.strictEqual(
         yield* whoami(options(new AgentCredential({ username: tb.keyUser }))).pipe(
-          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown({ SSH_AUTH_SOCK: agent.socket }))
+          Effect.provideService(
+            ConfigProvider.ConfigProvider,
+            ConfigProvider.fromUnknown({ SSH_AUTH_SOCK: agent.socket })
+          )
         ),
         tb.keyUser
       )
@@ -157,7 +161,8 @@ describe("SshTerminal authentication", () => {
       const noKeys = yield* failure(options(new AgentCredential({ username: tb.keyUser, socket: empty.socket })))
       assert.strictEqual(noKeys.reason._tag, "AuthenticationFailed")
 
-      const dead = yield* failure(options(new AgentCredential({ username: tb.keyUser, socket: `${empty.socket}.gone` })))
+      const gone = new AgentCredential({ username: tb.keyUser, socket: `${empty.socket}.gone` })
+      const dead = yield* failure(options(gone))
       assert.strictEqual(dead.reason._tag, "AuthenticationFailed")
     }))
 })

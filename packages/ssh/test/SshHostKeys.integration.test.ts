@@ -53,7 +53,11 @@ const sshdLogMentions = (name: string) =>
     return NodeFs.readFileSync(tb.sshdLog, "utf8").includes(name)
   })
 
-const assertHostKeyError = (error: SshError, tag: "HostKeyUnknown" | "HostKeyMismatch", files: ReadonlyArray<string>) => {
+const assertHostKeyError = (
+  error: SshError,
+  tag: "HostKeyUnknown" | "HostKeyMismatch",
+  files: ReadonlyArray<string>
+) => {
   assert.strictEqual(error.reason._tag, tag)
   if (error.reason._tag === tag) {
     assert.strictEqual(error.reason.keyType, "ssh-ed25519")
@@ -83,7 +87,8 @@ describe("SshTerminal host keys", () => {
       const empty = NodePath.join(dir, "known_hosts")
       NodeFs.writeFileSync(empty, `[elsewhere]:${tb.sshPort} ssh-ed25519 ${hostKeyLine("ssh-ed25519").blob}\n`)
       const user = probeUser()
-      const error = yield* fails({ ...base, knownHosts: empty, credential: new PasswordCredential({ username: user, password: tb.password }) })
+      const credential = new PasswordCredential({ username: user, password: tb.password })
+      const error = yield* fails({ ...base, knownHosts: empty, credential })
       assertHostKeyError(error, "HostKeyUnknown", [empty])
       assert.isFalse(yield* sshdLogMentions(user), "the server saw an authentication request")
       // a file that does not exist knows no host either
@@ -125,14 +130,16 @@ describe("SshTerminal host keys", () => {
       const file = NodePath.join(dir, "known_hosts")
       NodeFs.copyFileSync(tb.knownHostsWrong, file)
       const before = NodeFs.readFileSync(file, "utf8")
-      assertHostKeyError(yield* fails({ ...base, knownHosts: file, hostKeyPolicy: "accept-new" }), "HostKeyMismatch", [file])
+      const error = yield* fails({ ...base, knownHosts: file, hostKeyPolicy: "accept-new" })
+      assertHostKeyError(error, "HostKeyMismatch", [file])
       assert.strictEqual(NodeFs.readFileSync(file, "utf8"), before)
     }))
 
   it.live("accept-any connects to an unknown or changed host when asked for by name", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir("kh")
-      assert.strictEqual(yield* connects({ ...base, knownHosts: tb.knownHostsWrong, hostKeyPolicy: "accept-any" }), "ok\n")
+      const wrong = { ...base, knownHosts: tb.knownHostsWrong, hostKeyPolicy: "accept-any" } as const
+      assert.strictEqual(yield* connects(wrong), "ok\n")
       const absent = NodePath.join(dir, "absent")
       assert.strictEqual(yield* connects({ ...base, knownHosts: absent, hostKeyPolicy: "accept-any" }), "ok\n")
       assert.isFalse(NodeFs.existsSync(absent), "accept-any must not write known_hosts")

@@ -63,7 +63,9 @@ describe("SshTerminal on dropbear", () => {
       Effect.gen(function*() {
         const terminal = yield* Terminal
         const m = marker()
-        const error = yield* Effect.flip(terminal.run(`echo partial; sleep ${m} & sleep ${m}`, [], { timeout: "1 second" }))
+        const error = yield* Effect.flip(
+          terminal.run(`echo partial; sleep ${m} & sleep ${m}`, [], { timeout: "1 second" })
+        )
         assert.strictEqual(error.reason._tag, "Timeout")
         assert.strictEqual(error.reason._tag === "Timeout" ? error.reason.stdout : "", "partial\n")
         assert.strictEqual(yield* awaitCount(terminal, m, 0), 0, "a process of the command survived")

@@ -299,9 +299,8 @@ const connectOnce = (
     })
     client.on("close", () => {
       const hostKeyError = decision._tag === "Reject" ? decision.error : undefined
-      if (settle(Effect.fail(hostKeyError ?? errorFor(settings, "ConnectionFailed", "connection closed by the server")))) {
-        return
-      }
+      const error = hostKeyError ?? errorFor(settings, "ConnectionFailed", "connection closed by the server")
+      if (settle(Effect.fail(error))) return
       markLost("connection closed")
     })
     client.on("handshake", (negotiated) => {
@@ -585,9 +584,12 @@ export const make = Effect.fnUntraced(function*(settings: Settings): Effect.fn.R
         // command outlived its channel still counts: wait for one of ours to close, then retry.
         refusals++
         if (openChannels === 0 && refusals > 20) {
-          return yield* errorFor(settings, "ConnectionFailed", `the server refuses new channels: ${failure.description}`)
+          const description = `the server refuses new channels: ${failure.description}`
+          return yield* errorFor(settings, "ConnectionFailed", description)
         }
-        if (refusals === 1) yield* Effect.logDebug(`channel refused (${failure.description}); waiting for a free session`)
+        if (refusals === 1) {
+          yield* Effect.logDebug(`channel refused (${failure.description}); waiting for a free session`)
+        }
         yield* Effect.raceFirst(
           Deferred.await(closedSignal),
           Effect.sleep(Duration.millis(Math.min(1000, 25 * 2 ** Math.min(refusals, 6))))

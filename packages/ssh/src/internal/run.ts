@@ -32,7 +32,8 @@ import type { Connection, Live, Opener } from "./connection.ts"
  * - clears the positional parameters, so the command sees none, as with `sh -c`.
  */
 const prelude = "if kill -s 0 -- -$$ 2>/dev/null; then __g=$$; " +
-  "elif [ $# -lt 2 ] && command -v setsid >/dev/null 2>&1; then exec setsid /bin/sh -c 'eval \"$1\"' sh \"$1\" again; fi\n" +
+  "elif [ $# -lt 2 ] && command -v setsid >/dev/null 2>&1; then " +
+  "exec setsid /bin/sh -c 'eval \"$1\"' sh \"$1\" again; fi\n" +
   "printf '%s %s\\n' \"$$\" \"${__g:-0}\" >&2\n" +
   "unset __g\n" +
   "set --\n"
@@ -102,7 +103,15 @@ const signalNumber = (name: string): number => {
 }
 
 const collect = (channel: ClientChannel): Collector => {
-  const c: Collector = { stdout: [], stderr: [], head: Buffer.alloc(0), pid: undefined, pgid: undefined, exit: undefined, done: Deferred.makeUnsafe() }
+  const c: Collector = {
+    stdout: [],
+    stderr: [],
+    head: Buffer.alloc(0),
+    pid: undefined,
+    pgid: undefined,
+    exit: undefined,
+    done: Deferred.makeUnsafe()
+  }
   let closed = false
   let stderrEnded = false
   const check = () => {

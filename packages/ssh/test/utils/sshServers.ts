@@ -57,10 +57,11 @@ export const startSshd = (tb: Testbed.TestbedInfo, options: ReadonlyArray<string
     const pidFile = NodePath.join(dir, "sshd.pid")
     const log = NodePath.join(dir, "sshd.log")
     const config = NodePath.join(dir, "sshd_config")
-    const replaced = new Set(["port", "listenaddress", "pidfile", ...options.map((o) => o.split(/\s+/)[0]!.toLowerCase())])
+    const keyword = (line: string) => line.trim().split(/\s+/)[0]!.toLowerCase()
+    const replaced = new Set(["port", "listenaddress", "pidfile", ...options.map(keyword)])
     const base = NodeFs.readFileSync(NodePath.join(tb.dir, "etc", "sshd_config"), "utf8")
       .split("\n")
-      .filter((line) => !replaced.has(line.trim().split(/\s+/)[0]!.toLowerCase()))
+      .filter((line) => !replaced.has(keyword(line)))
     // sshd takes the first value of a keyword, and Match blocks must come last: ours go first
     const text = [`Port ${port}`, "ListenAddress 127.0.0.1", `PidFile ${pidFile}`, ...options, ...base].join("\n")
     NodeFs.writeFileSync(config, text)
@@ -106,9 +107,8 @@ export const pidFromFile = (file: string): number => Number(NodeFs.readFileSync(
  * side of the TCP connection whose client side is `clientPort`, as `ss -tnp` shows them.
  */
 export const sshdProcessesFor = (serverPort: number, clientPort: number): ReadonlyArray<number> => {
-  const out = spawnSync("ss", ["-Htnp", "state", "established", `( sport = :${serverPort} and dport = :${clientPort} )`], {
-    encoding: "utf8"
-  }).stdout
+  const filter = `( sport = :${serverPort} and dport = :${clientPort} )`
+  const out = spawnSync("ss", ["-Htnp", "state", "established", filter], { encoding: "utf8" }).stdout
   return [...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]))
 }
 
@@ -118,7 +118,8 @@ export const commandOf = (pid: number): string =>
 
 /** Local ports of this process's established TCP connections to `serverPort`. */
 export const ownClientPorts = (serverPort: number): ReadonlyArray<number> => {
-  const out = spawnSync("ss", ["-Htnp", "state", "established", `( dport = :${serverPort} )`], { encoding: "utf8" }).stdout
+  const filter = `( dport = :${serverPort} )`
+  const out = spawnSync("ss", ["-Htnp", "state", "established", filter], { encoding: "utf8" }).stdout
   return out.split("\n")
     .filter((line) => line.includes(`pid=${process.pid},`))
     .map((line) => Number(/:(\d+)\s+\S+:\d+\s/.exec(line)?.[1]))
@@ -136,7 +137,8 @@ export const silentServer = Effect.acquireRelease(
       })
       server.listen(0, "127.0.0.1", () => {
         const address = server.address()
-        resume(Effect.succeed({ server, port: typeof address === "object" && address !== null ? address.port : 0, sockets }))
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed({ server, port, sockets }))
       })
     }
   ),
