@@ -216,7 +216,7 @@ export class SlurmScheduler extends Context.Service<SlurmScheduler, SchedulerSha
       })
 
       const cancel = Effect.fnUntraced(function*(id: JobId): Effect.fn.Return<void, SchedulerError> {
-        const result = yield* runText(terminal, withPrefix(prefix, `scancel ${id}`), { timeout })
+        const result = yield* runText(terminal, withPrefix(prefix, `scancel ${Shell.quote(id)}`), { timeout })
         if (result.exitCode === 0) return
         if (isInvalidJobId(result)) return yield* unknownJob(id, message(result))
         return yield* unavailable(`scancel: ${message(result)}`)

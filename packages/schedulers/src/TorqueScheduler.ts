@@ -200,7 +200,7 @@ export class TorqueScheduler extends Context.Service<TorqueScheduler, SchedulerS
       })
 
       const cancel = Effect.fnUntraced(function*(id: JobId): Effect.fn.Return<void, SchedulerError> {
-        const result = yield* runText(terminal, withPrefix(prefix, `qdel ${id}`), { timeout })
+        const result = yield* runText(terminal, withPrefix(prefix, `qdel ${Shell.quote(id)}`), { timeout })
         if (result.exitCode === 0) return
         // qdel refuses finished and unknown jobs alike: a finished job is left alone, an unknown one is an error
         const info = yield* poller.lookup(id)

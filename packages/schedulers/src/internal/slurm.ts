@@ -87,7 +87,7 @@ export const isSlurmJobId = (id: string): boolean => /^\d+([_+]\d+)?$/.test(id)
  * @category constructors
  */
 export const squeueCommand = (ids: ReadonlyArray<string>): string =>
-  `squeue -h -t all -O ${Shell.quote("JobID:|,State:|,Reason:|,exit_code:|")} --jobs=${ids.join(",")}`
+  `squeue -h -t all -O ${Shell.quote("JobID:|,State:|,Reason:|,exit_code:|")} ${Shell.quote(`--jobs=${ids.join(",")}`)}`
 
 /**
  * The `sacct` query for jobs that have left the queue.
@@ -96,7 +96,7 @@ export const squeueCommand = (ids: ReadonlyArray<string>): string =>
  * @category constructors
  */
 export const sacctCommand = (ids: ReadonlyArray<string>): string =>
-  `sacct -X -P -n -o JobID,State,ExitCode,Reason --jobs=${ids.join(",")}`
+  `sacct -X -P -n -o JobID,State,ExitCode,Reason ${Shell.quote(`--jobs=${ids.join(",")}`)}`
 
 /**
  * One job as `squeue` or `sacct` listed it.

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { JobInfo, JobStatus, RunResult } from "@cerulean/core"
+import { Shell } from "@cerulean/core"
 import type { SchedulerError } from "@cerulean/core/Scheduler"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -47,7 +48,7 @@ export const parseVersion = (result: RunResult): Effect.Effect<Flavor, Scheduler
  * @category constructors
  */
 export const qstatCommand = (flavor: Flavor, ids: ReadonlyArray<string>): string => {
-  const list = ids.join(" ")
+  const list = ids.map(Shell.quote).join(" ")
   switch (flavor) {
     case "torque":
       return `qstat -x ${list}`
