@@ -626,10 +626,10 @@ const withTemporary = <A, E>(
         Effect.mapError(use(t), (e) => (e instanceof FileSystemError.FileSystemError ? onTarget(t, target)(e) : e)),
       (t, exit) =>
         Exit.isSuccess(exit) ? Effect.void : fs.unlink(t).pipe(
+          Effect.andThen(Effect.logDebug("copy: removed the temporary file of an unfinished transfer")),
           Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.void),
-          Effect.catchCause((cause) =>
-            Effect.logDebug("copy: could not remove a temporary file", cause).pipe(Effect.annotateLogs({ path: t }))
-          )
+          Effect.catchCause((cause) => Effect.logDebug("copy: could not remove a temporary file", cause)),
+          Effect.annotateLogs({ path: t })
         )
     ))
 

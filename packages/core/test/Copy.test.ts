@@ -6,7 +6,7 @@ import type { Path } from "@cerulean/core/Path"
 import { MemoryFileSystem } from "@cerulean/testing/MemoryFileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Logger, Option, References, Scope, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
 import * as NFS from "node:fs"
@@ -885,6 +885,39 @@ describe("copy, fast paths", () => {
       assert.strictEqual(p.fraction, 0.5)
       assert.isFalse(p.done)
       assert.strictEqual(new CopyProgress({ ...p, phase: "Done", bytesDone: 0, bytesTotal: 0 }).fraction, 1)
+    }))
+
+  it.effect("logs the plan, the fast path, skipped entries and removed temporary files at Debug", () =>
+    Effect.gen(function*() {
+      const lines: Array<{ readonly message: unknown; readonly annotations: Record<string, unknown> }> = []
+      const capture = Logger.layer([Logger.map(Logger.formatStructured, (entry) => {
+        lines.push(entry)
+      })])
+      const mem = yield* MemoryFileSystem.make()
+      const fs = wrap(mem, {
+        copyFile: (from, to, options) => mem.writeStream(to, mem.readStream(from), { mode: options?.mode })
+      })
+      yield* Effect.orDie(fs.path("t").mkdir())
+      yield* Effect.orDie(fs.path("t", "f").writeText(hello))
+      yield* Effect.orDie(fs.path("t", "broken").symlinkTo("/nowhere"))
+      const failing = wrap(mem, {
+        copyFile: undefined,
+        readStream: (path) =>
+          Stream.concat(mem.readStream(path), Stream.fail(FileSystemError.make("Io", { path, operation: "readStream" })))
+      })
+      const run = Effect.gen(function*() {
+        yield* copyAll(fs.path("t"), fs.path("u"))
+        yield* Effect.flip(copyAll(failing.path("t", "f"), fs.path("v")))
+      }).pipe(Effect.provide(capture), Effect.provideService(References.MinimumLogLevel, "Debug"))
+      yield* run
+      const messages = lines.map((l) => String(l.message))
+      const find = (re: RegExp) => lines.find((l) => re.test(String(l.message)))
+      assert.isDefined(find(/^copy: 1 files \(12 bytes\), 1 directories, 0 links, 1 skipped$/), messages.join("\n"))
+      assert.isDefined(find(/^copy: used copyFile$/))
+      assert.strictEqual(find(/^copy: skipping broken link$/)?.annotations.path, "/t/broken")
+      assert.strictEqual(find(/^copy: skipping broken link$/)?.annotations.source, "memory:/t")
+      const removed = find(/^copy: removed the temporary file of an unfinished transfer$/)
+      assert.match(String(removed?.annotations.path), /^\/\.v\.cerulean-[0-9a-z]+\.tmp$/)
     }))
 
   it.effect("copies an empty directory, ending with a Done element", () =>
