@@ -903,7 +903,10 @@ describe("copy, fast paths", () => {
       const failing = wrap(mem, {
         copyFile: undefined,
         readStream: (path) =>
-          Stream.concat(mem.readStream(path), Stream.fail(FileSystemError.make("Io", { path, operation: "readStream" })))
+          Stream.concat(
+            mem.readStream(path),
+            Stream.fail(FileSystemError.make("Io", { path, operation: "readStream" }))
+          )
       })
       const run = Effect.gen(function*() {
         yield* copyAll(fs.path("t"), fs.path("u"))
