@@ -196,6 +196,11 @@ describe("SshTerminal connection", () => {
       assert.isTrue(cause instanceof SshError && cause.reason._tag === "ConnectionFailed", String(cause))
       // two retries after 150 and 300 ms
       assert.isAtLeast(Date.now() - started, 400)
+      assert.strictEqual(yield* terminal.channels.inUse, 0)
+      // a failed open gives its slot back at once, even inside a scope that stays open
+      const sftpError = yield* Effect.flip(terminal.openSftp)
+      assert.strictEqual(sftpError.reason._tag, "ConnectionFailed")
+      assert.strictEqual(yield* terminal.channels.inUse, 0)
     }), 60_000)
 
   it.live("connect failures: refused port, silent server (Timeout), bad options", () =>

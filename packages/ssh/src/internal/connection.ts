@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import type { EventEmitter } from "node:events"
 import * as NodeFs from "node:fs/promises"
@@ -551,7 +551,7 @@ export const make = Effect.fnUntraced(function*(settings: Settings): Effect.fn.R
     Deferred.doneUnsafe(done, Exit.void)
   }
 
-  const openChannel = <C extends EventEmitter>(opener: Opener<C>, options?: { readonly bypassLimit?: boolean }) =>
+  const openChannelIn = <C extends EventEmitter>(opener: Opener<C>, options?: { readonly bypassLimit?: boolean }) =>
     Effect.gen(function*() {
       if (options?.bypassLimit !== true) yield* take
       let refusals = 0
@@ -595,6 +595,17 @@ export const make = Effect.fnUntraced(function*(settings: Settings): Effect.fn.R
           Effect.sleep(Duration.millis(Math.min(1000, 25 * 2 ** Math.min(refusals, 6))))
         )
       }
+    })
+
+  // The slot and the channel live in a child scope of the caller's: a failed or interrupted open gives
+  // the slot back at once instead of when the caller's (possibly long-lived) scope closes.
+  const openChannel = <C extends EventEmitter>(opener: Opener<C>, options?: { readonly bypassLimit?: boolean }) =>
+    Effect.gen(function*() {
+      const child = yield* Scope.fork(yield* Effect.scope)
+      return yield* openChannelIn(opener, options).pipe(
+        Scope.provide(child),
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(child, exit))
+      )
     })
 
   return {
