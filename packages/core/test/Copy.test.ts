@@ -640,6 +640,25 @@ const suite = (make: Effect.Effect<Env, never, Scope.Scope>) => {
       assert.deepStrictEqual(yield* leftovers(dst.scratch), [])
     }))
 
+  // ---- test_copy_callback_abort: a consumer that fails aborts the copy
+  it.live("a progress consumer that fails aborts the copy, at the start or midway, leaving nothing behind", () =>
+    Effect.gen(function*() {
+      const { dst, src } = yield* make
+      const big = src.scratch.join("big")
+      yield* bigFile(big, 16 * 1024 * 1024)
+      const source = slow(src.fs).path(big.path)
+      const target = dst.scratch.join("big")
+      for (const at of ["Started", "Copying"] as const) {
+        const result = yield* copy(source, target, { progressInterval: "20 millis" }).pipe(
+          Stream.runForEach((p) => (p.phase === at ? Effect.fail(`abort at ${at}`) : Effect.void)),
+          Effect.flip
+        )
+        assert.strictEqual(result, `abort at ${at}`)
+        assert.isFalse(yield* exists(target))
+        assert.deepStrictEqual(yield* leftovers(dst.scratch), [])
+      }
+    }))
+
   it.live("reports progress: Started at 0, monotone, bounded in rate, Done with bytesDone = bytesTotal = size", () =>
     Effect.gen(function*() {
       const { dst, src } = yield* make
