@@ -1,0 +1,138 @@
+/**
+ * Memory of a large SFTP copy: Cerulean's `copy` of one 4 GiB file from the
+ * local disk to the testbed's OpenSSH sshd and back. Each copy runs in a
+ * child process of its own (`node bench/sftp-memory.ts --child ...`) that
+ * loads the libraries, connects, copies and samples its own resident set
+ * size (RSS) every 10 ms, so the figures are those of a program that does
+ * nothing but the copy: the libraries' own footprint included, the test
+ * data's preparation not. The transfer keeps at most `maxRequests` requests
+ * of `requestSize` bytes in flight per channel, so the peak should not grow
+ * with the file. Both copies are checked by SHA-256 (on the server over SSH,
+ * locally here) outside the timer.
+ *
+ *   node bench/sftp-memory.ts [--size-mib N]
+ *
+ * Local data goes to bench/.work/ (gitignored), remote data to
+ * ~cerulean/bench-sftp-memory-<pid>; both are removed at the end.
+ */
+import { copyAll, LocalFileSystem, PubKeyCredential, Shell } from "@cerulean/core"
+import { SftpFileSystem, SshTerminal } from "@cerulean/ssh"
+import * as Testbed from "@cerulean/testing/Testbed"
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as NFS from "node:fs"
+import * as NodePath from "node:path"
+
+const args = process.argv.slice(2)
+const flag = (name: string) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const tb = Testbed.load()
+const credential = new PubKeyCredential({ username: tb.user, publicKey: tb.keyEd25519 })
+const mb = (n: number) => (n / 1e6).toFixed(1)
+
+interface Sample {
+  readonly startRss: number
+  readonly peakRss: number
+  readonly seconds: number
+  readonly atPeak: NodeJS.MemoryUsage
+}
+
+/** The child: connect, copy `from` to `to` in the given direction, print the RSS figures as JSON. */
+const child = (direction: string, from: string, to: string) =>
+  Effect.gen(function*() {
+    const startRss = process.memoryUsage().rss
+    let peakRss = startRss
+    let atPeak = process.memoryUsage()
+    const timer = setInterval(() => {
+      const m = process.memoryUsage()
+      if (m.rss > peakRss) {
+        peakRss = m.rss
+        atPeak = m
+      }
+    }, 10)
+    yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
+    const start = performance.now()
+    const local = yield* LocalFileSystem
+    const terminal = yield* SshTerminal.make({ host: tb.sshHost, port: tb.sshPort, credential, knownHosts: tb.knownHosts })
+    const sftp = yield* SftpFileSystem.make(terminal)
+    yield* direction === "up"
+      ? copyAll(local.path(from), sftp.path(to))
+      : copyAll(sftp.path(from), local.path(to))
+    const sample: Sample = { startRss, peakRss, seconds: (performance.now() - start) / 1000, atPeak }
+    yield* Console.log(JSON.stringify(sample))
+  }).pipe(Effect.scoped)
+
+const runChild = (direction: string, from: string, to: string) =>
+  Effect.sync(() => {
+    const r = ChildProcess.spawnSync(process.execPath, [import.meta.filename, "--child", direction, from, to], {
+      encoding: "utf8"
+    })
+    if (r.status !== 0) throw new Error(`the ${direction} copy failed: ${r.stderr}`)
+    return JSON.parse(r.stdout.trim().split("\n").pop()!) as Sample
+  })
+
+const sha256Local = (path: string) =>
+  Effect.sync(() => {
+    const hash = Crypto.createHash("sha256")
+    const fd = NFS.openSync(path, "r")
+    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024)
+    for (let n = NFS.readSync(fd, buffer); n > 0; n = NFS.readSync(fd, buffer)) hash.update(buffer.subarray(0, n))
+    NFS.closeSync(fd)
+    return hash.digest("hex")
+  })
+
+const parent = Effect.gen(function*() {
+  const sizeMiB = Number(flag("size-mib") ?? 4096)
+  const bytes = sizeMiB * 1024 * 1024
+  const remoteBase = NodePath.posix.join(tb.userHome, `bench-sftp-memory-${process.pid}`)
+  const localBase = NodePath.join(import.meta.dirname, ".work", `sftp-memory-${process.pid}`)
+  const terminal = yield* SshTerminal.make({ host: tb.sshHost, port: tb.sshPort, credential, knownHosts: tb.knownHosts })
+  yield* Effect.addFinalizer(() =>
+    Effect.andThen(
+      Effect.ignore(terminal.run("rm -rf -- " + Shell.quote(remoteBase))),
+      Effect.sync(() => NFS.rmSync(localBase, { recursive: true, force: true }))
+    )
+  )
+  NFS.mkdirSync(localBase, { recursive: true })
+  yield* Effect.orDie(terminal.run("mkdir -p -- " + Shell.quote(remoteBase)))
+  const source = NodePath.join(localBase, "big.bin")
+  yield* Effect.sync(() => {
+    const fd = NFS.openSync(source, "w")
+    const chunk = Buffer.allocUnsafe(8 * 1024 * 1024)
+    for (let done = 0; done < bytes; done += chunk.length) {
+      Crypto.randomFillSync(chunk)
+      NFS.writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done))
+    }
+    NFS.closeSync(fd)
+  })
+  const expected = yield* sha256Local(source)
+  yield* Console.log(`${sizeMiB} MiB file, each copy in a fresh process; ${process.version}`)
+  const report = (name: string, s: Sample) =>
+    Console.log(
+      `${name}: ${s.seconds.toFixed(2)} s (connect included), ${mb(bytes / s.seconds)} MB/s; RSS at start ` +
+        `${mb(s.startRss)} MB, peak ${mb(s.peakRss)} MB (heap ${mb(s.atPeak.heapTotal)} MB, array buffers ` +
+        `${mb(s.atPeak.arrayBuffers)} MB at the peak)`
+    )
+
+  const remote = NodePath.posix.join(remoteBase, "big.bin")
+  const up = yield* runChild("up", source, remote)
+  const remoteSum = (yield* Effect.orDie(terminal.run(`sha256sum < ${Shell.quote(remote)}`))).stdout.split(" ")[0]
+  if (remoteSum !== expected) return yield* Effect.die(new Error("upload: the copy differs from the source"))
+  yield* report("up   (local -> SFTP)", up)
+
+  const back = NodePath.join(localBase, "back.bin")
+  const down = yield* runChild("down", remote, back)
+  if ((yield* sha256Local(back)) !== expected) return yield* Effect.die(new Error("download: the copy differs"))
+  yield* report("down (SFTP -> local)", down)
+  yield* Console.log(`sha256 ok both ways; peak RSS ${mb(Math.max(up.peakRss, down.peakRss))} MB (limit 150 MB)`)
+}).pipe(Effect.scoped)
+
+const program = flag("child") !== undefined
+  ? child(flag("child")!, args[args.indexOf("--child") + 2]!, args[args.indexOf("--child") + 3]!)
+  : parent
+
+program.pipe(Effect.provide(LocalFileSystem.layer), NodeRuntime.runMain)
