@@ -14,7 +14,7 @@
  *
  * @internal
  */
-import type { Backend, TransferOptions } from "@cerulean/core/FileSystem"
+import type { Backend, FileInfo, TransferOptions } from "@cerulean/core/FileSystem"
 import * as FileSystemError from "@cerulean/core/FileSystemError"
 import * as Effect from "effect/Effect"
 import type { makeBackend, TransferTuning } from "./sftpBackend.ts"
@@ -94,8 +94,12 @@ export const makeHooks = (self: Internals) => {
     if (target.protocol !== "local" && peer === undefined) return undefined
     const onProgress = progress(options)
     return Effect.scoped(Effect.gen(function*() {
-      const main = yield* channels.main
-      const info = toFileInfo(yield* main.stat(from))
+      // copy's plan found a regular file of this size: its hint spares a stat (a file that changed since is
+      // still read to its real end)
+      const hint = options?.size
+      const info: FileInfo = hint !== undefined
+        ? { type: "File", size: hint, mode: 0, uid: 0, gid: 0, mtime: undefined, atime: undefined }
+        : toFileInfo(yield* Effect.flatMap(channels.main, (main) => main.stat(from)))
       yield* backend.readable(from, info)
       const sessions = yield* channels.lease(stripesFor(tuning, info.size))
       if (peer === undefined && info.type === "File") {

@@ -165,9 +165,10 @@ export const upload = (
   })
 
 /**
- * Downloads `from` (a regular file of `size` bytes, as a `stat` just said)
- * into the new local file `to`, if it fits in one READ of `maxSize` bytes:
- * "large" (having done nothing) otherwise.
+ * Downloads `from` (a regular file of `size` bytes, as a `stat` or copy's
+ * plan said) into the new local file `to`, if it fits in one READ of
+ * `maxSize` bytes and the server answers with exactly `size` bytes: "large"
+ * (having written nothing) otherwise.
  */
 export const download = (
   session: Session,
@@ -190,7 +191,8 @@ export const download = (
         // the answer is in: the handle is not needed any more, and its close needs no waiting for
         session.sftp.close(handle, () => {})
         if (readError) return finish(Effect.fail(session.error(readError, { operation: "readStream", path: from })))
-        if (bytesRead > size || cancelled()) return finish(Effect.succeed("large"))
+        // not the size expected (the file changed, or the server answered short): the general path reads it all
+        if (bytesRead !== size || cancelled()) return finish(Effect.succeed("large"))
         const c = NFS.constants
         const flags = c.O_WRONLY | c.O_CREAT | c.O_TRUNC | c.O_NOFOLLOW | c.O_NONBLOCK
         NFS.open(to, flags, mode ?? 0o666, track((localOpenError: NodeJS.ErrnoException | null, fd: number) => {
