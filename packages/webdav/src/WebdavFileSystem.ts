@@ -265,7 +265,7 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
   const statRaw = (operation: string, path: string): Effect.Effect<Option.Option<FileStat>, FileSystemError.FileSystemError> =>
     propfind(operation, path, "0").pipe(
       Effect.flatMap((entries) => {
-        const entry = entries.find((e) => e.path === path) ?? entries[0]
+        const entry = entries.find((e) => e.path === Posix.normalize(path)) ?? entries[0]
         return entry === undefined
           ? Effect.fail(FileSystemError.make("Io", { path, operation, description: "PROPFIND answered without properties" }))
           : Effect.succeed(Option.some(entry.stat))
@@ -350,14 +350,16 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
           })
       ),
       Effect.flatMap((entries) => {
-        const self = entries.find((e) => e.path === path)
+        // Lexically, as the server resolves `..` in the URL (right on WebDAV: there are no links).
+        const here = Posix.normalize(path)
+        const self = entries.find((e) => e.path === here)
         if (self !== undefined && self.stat.type !== "directory") {
           return Effect.fail(FileSystemError.make("NotADirectory", { path, operation, description: "a file" }))
         }
         const children: Array<FileSystem.DirectoryEntry> = []
         for (const e of entries) {
           // Only direct children: the collection itself and anything from elsewhere are left out.
-          if (e.path === path || Posix.dirname(e.path) !== path) continue
+          if (e.path === here || Posix.dirname(e.path) !== here) continue
           children.push({ name: Posix.basename(e.path), info: toInfo(e.stat) })
         }
         return Effect.succeed(children)

@@ -422,6 +422,18 @@ describe("HTTP handling", () => {
       assert.isTrue(yield* dir.isDir())
     }))
 
+  it.live("a path with .. is resolved as the server resolves it, listings included", () =>
+    Effect.gen(function*() {
+      const fs = yield* WebdavFileSystem.make(httpAnonymous)
+      const dir = yield* scratch(fs)
+      yield* dir.join("a").mkdir()
+      yield* dir.join("b", "x").mkdir({ parents: true })
+      const viaParent = dir.joinpath("a", "..", "b")
+      assert.strictEqual(viaParent.path, `${dir.path}/a/../b`)
+      assert.deepStrictEqual((yield* Stream.runCollect(viaParent.iterdir())).map((p) => p.name), ["x"])
+      assert.isTrue(yield* viaParent.join("x").isDir())
+    }))
+
   it.live("odd names round-trip through URLs and listings", () =>
     Effect.gen(function*() {
       const fs = yield* WebdavFileSystem.make(httpAnonymous)
