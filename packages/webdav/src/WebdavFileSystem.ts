@@ -226,7 +226,7 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
       : Effect.void
 
   const refuseRoot = (operation: string, path: string) =>
-    path === "/"
+    Posix.normalize(path) === "/"
       ? Effect.fail(FileSystemError.make("PermissionDenied", {
         path,
         operation,
@@ -506,7 +506,7 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
       yield* statInfo("rename", from)
       return
     }
-    if (to.startsWith(from + "/")) {
+    if (Posix.normalize(to).startsWith(Posix.normalize(from) + "/")) {
       return yield* FileSystemError.make("Io", {
         path: from,
         operation: "rename",
