@@ -99,7 +99,7 @@ const cerulean = Effect.gen(function*() {
     })
     const ids = yield* Effect.forEach(
       Array.from({ length: jobCount }),
-      () => scheduler.submit(new JobDescription({ command: "true", name: "bench" })),
+      () => scheduler.submit(new JobDescription({ command: "true", name: "bench", systemOutFile: "/dev/null" })),
       { concurrency: 10 }
     )
     submitted = performance.now()
@@ -114,7 +114,7 @@ const cerulean = Effect.gen(function*() {
 const shellScript = `
 ids=
 for i in $(seq ${jobCount}); do
-  id=$('${logwrap}' sbatch --parsable --job-name=bench <<'EOF'
+  id=$('${logwrap}' sbatch --parsable --job-name=bench --output=/dev/null <<'EOF'
 #!/bin/bash
 true
 EOF

@@ -73,7 +73,9 @@ layer(ssh, { excludeTestServices: true })("SlurmScheduler over SshTerminal: poll
       const scheduler = yield* SlurmScheduler.make(terminal, { prefix: `echo x >> '${countFile}';`, polling })
       const ids = yield* Effect.forEach(
         Array.from({ length: 30 }, (_, i) => i),
-        (i) => scheduler.submit(new JobDescription({ command: `sleep ${1 + (i % 3)}; exit ${i % 4}`, queueName: "batch" })),
+        (i) => scheduler.submit(
+          new JobDescription({ command: `sleep ${1 + (i % 3)}; exit ${i % 4}`, queueName: "batch", systemOutFile: "/dev/null" })
+        ),
         { concurrency: 6 }
       )
       const afterSubmit = yield* lines(ssh, countFile)
@@ -102,8 +104,8 @@ layer(ssh, { excludeTestServices: true })("SlurmScheduler over SshTerminal: poll
       })
       const program = Effect.gen(function*() {
         const scheduler = yield* SlurmScheduler.make(ssh, { polling })
-        const ok = yield* scheduler.submit(new JobDescription({ command: "sleep 6" }))
-        const failing = yield* scheduler.submit(new JobDescription({ command: "sleep 6; exit 3" }))
+        const ok = yield* scheduler.submit(new JobDescription({ command: "sleep 6", systemOutFile: "/dev/null" }))
+        const failing = yield* scheduler.submit(new JobDescription({ command: "sleep 6; exit 3", systemOutFile: "/dev/null" }))
         yield* Stream.runDrain(
           scheduler.watch(ok).pipe(Stream.takeUntil((i) => i.status === "Running"))
         )

@@ -81,8 +81,24 @@ const readFile = (path: string) =>
     return result.stdout
   })
 
-const submit = (fields: ConstructorParameters<typeof JobDescription>[0]) =>
-  Effect.flatMap(Scheduler, (scheduler) => scheduler.submit(new JobDescription(fields)))
+/**
+ * Submits a job; the scheduler's own output files go to a scratch directory
+ * unless the test names them, so that no test leaves `slurm-<id>.out` or
+ * `<name>.o<id>` files in the home directory.
+ */
+const submit = (fields: NonNullable<ConstructorParameters<typeof JobDescription>[0]>) =>
+  Effect.gen(function*() {
+    const scheduler = yield* Scheduler
+    const needsDir = fields.systemOutFile === undefined || fields.systemErrFile === undefined
+    const dir = needsDir ? yield* scratchDir : ""
+    return yield* scheduler.submit(
+      new JobDescription({
+        ...(fields.systemOutFile === undefined ? { systemOutFile: `${dir}/scheduler.out` } : {}),
+        ...(fields.systemErrFile === undefined ? { systemErrFile: `${dir}/scheduler.err` } : {}),
+        ...fields
+      })
+    )
+  })
 
 const waitCode = (id: JobId, timeout: Duration.Input = "60 seconds") =>
   Effect.gen(function*() {
@@ -376,7 +392,9 @@ export const run = <E>(
         )
         yield* Effect.gen(function*() {
           const scheduler = yield* Scheduler
-          const id = yield* scheduler.submit(new JobDescription({ command: "sleep 30" }))
+          const id = yield* scheduler.submit(
+            new JobDescription({ command: "sleep 30", systemOutFile: `${dir}/job.out`, systemErrFile: `${dir}/job.err` })
+          )
           const afterSubmit = yield* count
           assert.isAtLeast(afterSubmit, 1)
           yield* scheduler.getStatus(id)

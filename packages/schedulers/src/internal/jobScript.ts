@@ -142,6 +142,8 @@ export const markedBody = (markerName: string, body: string): string =>
     "  trap - TERM INT",
     `  mkdir -p "$__cerulean_dir" 2>/dev/null`,
     `  printf '%s\\n' "$1" >"$__cerulean_marker.tmp$$" 2>/dev/null && mv -f "$__cerulean_marker.tmp$$" "$__cerulean_marker" 2>/dev/null`,
+    // markers are only a fallback: a week is long enough for anyone to ask
+    `  find "$__cerulean_dir" -maxdepth 1 -name '*.exit' -mtime +7 -exec rm -f {} + 2>/dev/null`,
     `  exit "$1"`,
     "}",
     "trap '__cerulean_finish 143' TERM",
