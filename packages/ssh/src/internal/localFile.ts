@@ -81,7 +81,8 @@ export const openSource = (path: string): Effect.Effect<LocalSource, FileSystemE
 export const readChunks = (
   source: LocalSource,
   path: string,
-  chunkSize: number
+  chunkSize: number,
+  take: (length: number) => Buffer = Buffer.allocUnsafe
 ): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> =>
   Stream.fromPull(Effect.sync(() => {
     let position = 0
@@ -90,7 +91,7 @@ export const readChunks = (
       (resume) => {
         if (ended) return resume(Cause.done())
         const length = Math.max(1, Math.min(chunkSize, source.size - position + 1))
-        const buffer = Buffer.allocUnsafe(length)
+        const buffer = take(length)
         NFS.read(source.fd, buffer, 0, length, position, (error, bytesRead) => {
           if (error) return resume(Effect.fail(localError("readStream", path)(error)))
           if (bytesRead === 0) return resume(Cause.done())
@@ -104,14 +105,15 @@ export const readChunks = (
 
 /**
  * Creates (or truncates) a local file, never following a link at its name
- * and never waiting on a FIFO, and writes the stream into it. Returns the
- * number of bytes written.
+ * and never waiting on a FIFO, and writes the stream into it, handing each
+ * chunk to `release` once it is on disk. Returns the number of bytes written.
  */
 export const writeFile = <E>(
   path: string,
   mode: number | undefined,
   data: Stream.Stream<Uint8Array, E>,
-  onWritten: (bytes: number) => void
+  onWritten: (bytes: number) => void,
+  release: (chunk: Uint8Array) => void = () => {}
 ): Effect.Effect<number, FileSystemError.FileSystemError | E> =>
   Effect.scoped(Effect.gen(function*() {
     const c = NFS.constants
@@ -127,7 +129,10 @@ export const writeFile = <E>(
     yield* Stream.runForEachArray(data, (chunks) =>
       Effect.callback<void, FileSystemError.FileSystemError>((resume) => {
         const write = (pending: Array<Uint8Array>) => {
-          if (pending.length === 0) return resume(Effect.void)
+          if (pending.length === 0) {
+            for (const chunk of chunks) release(chunk)
+            return resume(Effect.void)
+          }
           NFS.writev(fd, pending, position, (error, written) => {
             if (error) return resume(Effect.fail(localError("writeStream", path)(error)))
             position += written

@@ -18,7 +18,7 @@ import * as Stream from "effect/Stream"
 import { posix } from "node:path"
 import type { Stats } from "ssh2"
 import type { Channels } from "./sftpChannels.ts"
-import { type Lane, type PipelineOptions, PipelinedReader, PipelinedWriter } from "./sftpPipeline.ts"
+import { type BufferPool, type Lane, type PipelineOptions, PipelinedReader, PipelinedWriter } from "./sftpPipeline.ts"
 import { OpenFlags, type Session, Status, statusOf, toFileInfo, typeOf } from "./sftpSession.ts"
 
 /** How transfers are pipelined and spread over channels. */
@@ -106,14 +106,16 @@ export const makeBackend = (options: {
   readonly readStreamWith: (
     sessions: ReadonlyArray<Session>,
     path: string,
-    info: FileInfo
+    info: FileInfo,
+    pool?: BufferPool
   ) => Stream.Stream<Uint8Array, FileSystemError.FileSystemError>
   readonly writeStreamWith: <E>(
     sessions: ReadonlyArray<Session>,
     path: string,
     data: Stream.Stream<Uint8Array, E>,
     mode: number | undefined,
-    onWritten?: (bytes: number) => void
+    onWritten?: (bytes: number) => void,
+    onSent?: (data: Uint8Array) => void
   ) => Effect.Effect<number, FileSystemError.FileSystemError | E>
   readonly readable: (path: string, info: FileInfo) => Effect.Effect<void, FileSystemError.FileSystemError>
   readonly openFile: (
@@ -395,7 +397,8 @@ export const makeBackend = (options: {
   const readStreamWith = (
     sessions: ReadonlyArray<Session>,
     path: string,
-    info: FileInfo
+    info: FileInfo,
+    pool?: BufferPool
   ): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> =>
     Stream.scoped(Stream.fromPull(Effect.gen(function*() {
       yield* readable(path, info)
@@ -406,7 +409,7 @@ export const makeBackend = (options: {
         OpenFlags.READ,
         "readStream"
       )
-      const reader = new PipelinedReader(lanes, path, info.size, pipelineFor(sessions, tuning, false))
+      const reader = new PipelinedReader(lanes, path, info.size, pipelineFor(sessions, tuning, false), pool)
       yield* Effect.addFinalizer(() => Effect.sync(() => reader.dispose()))
       return reader.pull
     })))
@@ -432,7 +435,8 @@ export const makeBackend = (options: {
     path: string,
     data: Stream.Stream<Uint8Array, E>,
     mode: number | undefined,
-    onWritten?: (bytes: number) => void
+    onWritten?: (bytes: number) => void,
+    onSent?: (data: Uint8Array) => void
   ): Effect.Effect<number, FileSystemError.FileSystemError | E> =>
     Effect.scoped(Effect.gen(function*() {
       const lanes = yield* openLanes(
@@ -442,7 +446,7 @@ export const makeBackend = (options: {
         OpenFlags.WRITE,
         "writeStream"
       )
-      const writer = new PipelinedWriter(lanes, path, pipelineFor(sessions, tuning, true), onWritten)
+      const writer = new PipelinedWriter(lanes, path, pipelineFor(sessions, tuning, true), onWritten, onSent)
       yield* Effect.addFinalizer(() => Effect.sync(() => writer.dispose()))
       yield* Stream.runForEachArray(data, (chunks) => writer.push(chunks))
       const written = yield* writer.finish()

@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import type { makeBackend, TransferTuning } from "./sftpBackend.ts"
 import { pipelineFor } from "./sftpBackend.ts"
 import type { Channels } from "./sftpChannels.ts"
+import { BufferPool } from "./sftpPipeline.ts"
 import * as LocalFile from "./localFile.ts"
 import * as SmallFile from "./smallFile.ts"
 import { OpenFlags, type Session, toFileInfo } from "./sftpSession.ts"
@@ -107,10 +108,14 @@ export const makeHooks = (self: Internals) => {
         const small = yield* SmallFile.download(sessions[0]!, from, info.size, to, options?.mode, requestSize, onProgress)
         if (small === "done") return
       }
-      const data = backend.readStreamWith(sessions, from, info)
       if (peer === undefined) {
-        yield* LocalFile.writeFile(to, options?.mode, data, onProgress)
+        // the local writes hand the read buffers back: the transfer allocates a bounded set of them
+        const { maxRequests, requestSize } = pipelineFor(sessions, tuning, false)
+        const pool = new BufferPool(requestSize, 2 * maxRequests * sessions.length + 16)
+        const data = backend.readStreamWith(sessions, from, info, pool)
+        yield* LocalFile.writeFile(to, options?.mode, data, onProgress, (chunk) => pool.release(chunk))
       } else {
+        const data = backend.readStreamWith(sessions, from, info)
         const targetSessions = yield* peer.channels.lease(stripesFor(peer.tuning, info.size))
         yield* peer.backend.writeStreamWith(targetSessions, to, data, options?.mode, onProgress)
       }
@@ -139,13 +144,16 @@ export const makeHooks = (self: Internals) => {
       if (small === "done") return
       const local = yield* LocalFile.openSource(from)
       const sessions = local.size >= tuning.stripeSize ? yield* channels.lease(tuning.stripes) : [first!]
-      const { requestSize } = pipelineFor(sessions, tuning, true)
+      const { maxRequests, requestSize } = pipelineFor(sessions, tuning, true)
+      // each read buffer comes back once its write is acknowledged: a bounded set of them for the whole file
+      const pool = new BufferPool(requestSize, 2 * maxRequests * sessions.length + 16)
       yield* backend.writeStreamWith(
         sessions,
         to,
-        LocalFile.readChunks(local, from, requestSize),
+        LocalFile.readChunks(local, from, requestSize, (length) => pool.take(length)),
         options?.mode,
-        onProgress
+        onProgress,
+        (data) => pool.release(data)
       )
     })).pipe(Effect.withSpan("SftpFileSystem.receiveFrom", { attributes: { from, to } }))
   }

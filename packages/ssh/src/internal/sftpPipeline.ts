@@ -42,6 +42,41 @@ type Taken =
   | "wait"
   | "done"
 
+/**
+ * Request-sized buffers used again once their data has gone out or been
+ * consumed: a transfer then allocates a bounded set of them instead of one
+ * per request, which V8 would collect only after tens of megabytes (it
+ * counts buffers as external memory, and collects them late).
+ */
+export class BufferPool {
+  readonly size: number
+  private readonly max: number
+  private readonly free: Array<Buffer> = []
+  private readonly owned = new Map<ArrayBufferLike, Buffer>()
+
+  constructor(size: number, max: number) {
+    this.size = size
+    this.max = max
+  }
+
+  /** A buffer of at least `length` bytes (exactly `size` ones come from the pool). */
+  take(length: number): Buffer {
+    if (length !== this.size) return Buffer.allocUnsafe(length)
+    const reused = this.free.pop()
+    if (reused !== undefined) return reused
+    // its own ArrayBuffer (allocUnsafe may share a slab for small sizes), so it can be recognised on release
+    const buffer = Buffer.from(new ArrayBuffer(this.size))
+    if (this.owned.size < this.max) this.owned.set(buffer.buffer, buffer)
+    return buffer
+  }
+
+  /** Gives back the pool's buffer that `view` lies in, if it is one; its content may be overwritten at once. */
+  release(view: Uint8Array): void {
+    const buffer = this.owned.get(view.buffer)
+    if (buffer !== undefined && this.free.length < this.max && !this.free.includes(buffer)) this.free.push(buffer)
+  }
+}
+
 /** One open handle of the file on one channel; a transfer may stripe its requests over several. */
 export interface Lane {
   readonly session: Session
@@ -98,7 +133,11 @@ export class PipelinedReader {
   private waiter: (() => void) | undefined = undefined
   private readonly removeCloseListeners: ReadonlyArray<() => void>
 
-  constructor(lanes: ReadonlyArray<Lane>, path: string, size: number, options: PipelineOptions) {
+  /** Where read buffers come from: a pool whose buffers the consumer gives back, or fresh ones. */
+  private readonly pool: BufferPool | undefined
+
+  constructor(lanes: ReadonlyArray<Lane>, path: string, size: number, options: PipelineOptions, pool?: BufferPool) {
+    this.pool = pool
     this.lanes = lanes.map((lane) => ({ ...lane, inflight: 0 }))
     this.path = path
     this.size = size
@@ -156,7 +195,7 @@ export class PipelinedReader {
       return
     }
     lane.inflight++
-    const buffer = Buffer.allocUnsafe(slot.length)
+    const buffer = this.pool !== undefined ? this.pool.take(slot.length) : Buffer.allocUnsafe(slot.length)
     lane.session.batch()
     lane.session.sftp.read(lane.handle, buffer, 0, slot.length, slot.offset, (error, bytesRead) => {
       lane.inflight--
@@ -263,6 +302,8 @@ interface WriteBlock {
   readonly data: Uint8Array
   /** A buffer of the writer's own pool, returned to it once acknowledged. */
   readonly pooled: boolean
+  /** The caller's chunk that this block is all of: handed to `onSent` once acknowledged. */
+  readonly chunk: Uint8Array | undefined
 }
 
 /**
@@ -284,17 +325,23 @@ export class PipelinedWriter {
   private queue: ReadonlyArray<Uint8Array> = []
   private queueIndex = 0
   private chunkOffset = 0
+  /** Part of the current chunk went out as a request of its own (so it may not be given back). */
+  private chunkSplit = false
   private waiter: (() => void) | undefined = undefined
   private readonly removeCloseListeners: ReadonlyArray<() => void>
   /** Called with the byte count of each acknowledged write. */
   private readonly onWritten: ((bytes: number) => void) | undefined
+  /** Called with the caller's data of each acknowledged write, which is then no longer needed. */
+  private readonly onSent: ((data: Uint8Array) => void) | undefined
 
   constructor(
     lanes: ReadonlyArray<Lane>,
     path: string,
     options: PipelineOptions,
-    onWritten?: (bytes: number) => void
+    onWritten?: (bytes: number) => void,
+    onSent?: (data: Uint8Array) => void
   ) {
+    this.onSent = onSent
     this.lanes = lanes.map((lane) => ({ ...lane, inflight: 0 }))
     this.path = path
     const maxWrite = Math.min(...lanes.map((lane) => lane.session.maxWrite))
@@ -346,6 +393,7 @@ export class PipelinedWriter {
         this.free.push(data)
       }
       if (this.onWritten !== undefined) this.onWritten(data.length)
+      if (block.chunk !== undefined && this.onSent !== undefined) this.onSent(block.chunk)
       this.wake()
     })
   }
@@ -354,12 +402,12 @@ export class PipelinedWriter {
   private resend(block: WriteBlock): void {
     for (let at = 0; at < block.data.length; at += safeRequestSize) {
       const piece = block.data.subarray(at, Math.min(at + safeRequestSize, block.data.length))
-      this.send({ offset: block.offset + at, data: piece, pooled: false }, true)
+      this.send({ offset: block.offset + at, data: piece, pooled: false, chunk: undefined }, true)
     }
   }
 
-  private emit(data: Uint8Array, pooled: boolean): void {
-    const block = { offset: this.offset, data, pooled }
+  private emit(data: Uint8Array, pooled: boolean, chunk?: Uint8Array): void {
+    const block = { offset: this.offset, data, pooled, chunk }
     this.offset += data.length
     this.send(block, false)
   }
@@ -375,12 +423,16 @@ export class PipelinedWriter {
       if (available === 0) {
         this.queueIndex++
         this.chunkOffset = 0
+        this.chunkSplit = false
         continue
       }
       if (this.fillLevel === 0 && available >= size) {
-        // a whole request's worth straight from the caller's chunk: no copy
-        this.emit(chunk.subarray(this.chunkOffset, this.chunkOffset + size), false)
+        // a whole request's worth straight from the caller's chunk: no copy (a chunk that is exactly one
+        // request goes back to the caller once acknowledged; a larger one never, as its parts fly apart)
+        const whole = this.chunkOffset === 0 && chunk.length === size
+        this.emit(chunk.subarray(this.chunkOffset, this.chunkOffset + size), false, whole ? chunk : undefined)
         this.chunkOffset += size
+        this.chunkSplit = !whole
         continue
       }
       const block = this.block ?? (this.block = this.free.pop() ?? Buffer.allocUnsafe(size))
@@ -388,6 +440,8 @@ export class PipelinedWriter {
       block.set(chunk.subarray(this.chunkOffset, this.chunkOffset + n), this.fillLevel)
       this.fillLevel += n
       this.chunkOffset += n
+      // copied whole into the writer's own block: the caller's chunk is free again at once
+      if (this.chunkOffset === chunk.length && !this.chunkSplit && this.onSent !== undefined) this.onSent(chunk)
       if (this.fillLevel === size) {
         // the block stays with the request until acknowledged (a refused one is sent again in pieces)
         this.emit(block, true)
@@ -405,6 +459,7 @@ export class PipelinedWriter {
       this.queue = chunks
       this.queueIndex = 0
       this.chunkOffset = 0
+      this.chunkSplit = false
       if (this.drain()) return this.failure !== undefined ? Effect.fail(this.failure) : Effect.void
       return Effect.callback<void, FileSystemError.FileSystemError>((resume) => {
         const retry = () => {
