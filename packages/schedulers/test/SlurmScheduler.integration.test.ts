@@ -1,7 +1,7 @@
 /**
  * SlurmScheduler against the testbed's Slurm 22.05 over one SSH connection: the Scheduler
- * contract, 30 jobs waited on at once (scheduler commands counted through the prefix), and a
- * wait that survives slurmctld being stopped and started again.
+ * contract, and 30 jobs waited on at once (scheduler commands counted through the prefix). The
+ * wait that survives slurmctld being stopped is in SlurmctldDown.serial.integration.test.ts.
  */
 import { JobDescription, PubKeyCredential, type Terminal } from "@cerulean/core"
 import { Terminal as TerminalTag } from "@cerulean/core"
@@ -9,9 +9,7 @@ import { SshTerminal } from "@cerulean/ssh"
 import { SchedulerContract } from "@cerulean/testing"
 import * as Testbed from "@cerulean/testing/Testbed"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Logger, Option, References, Stream } from "effect"
-import { execFileSync } from "node:child_process"
-import * as path from "node:path"
+import { Effect, Option } from "effect"
 import { SlurmScheduler } from "../src/SlurmScheduler.ts"
 
 const tb = Testbed.load()
@@ -53,14 +51,6 @@ const recording = (terminal: Terminal) => {
 const lines = (terminal: Terminal, file: string) =>
   Effect.map(terminal.run("cat", [file]), (r) => (r.exitCode === 0 ? r.stdout.split("\n").length - 1 : 0))
 
-const slurmctldScript = path.resolve(import.meta.dirname, "../../../scripts/testbed/slurmctld.sh")
-/** Stops or starts the testbed's slurmctld (by its pid file; `start` waits until the nodes are back). */
-const slurmctld = (action: "stop" | "start") =>
-  Effect.try({
-    try: () => execFileSync("bash", [slurmctldScript, action], { stdio: "pipe", timeout: 60_000 }),
-    catch: (cause) => new Error(`slurmctld.sh ${action} failed`, { cause })
-  })
-
 layer(ssh, { excludeTestServices: true })("SlurmScheduler over SshTerminal: polling", (it) => {
   it.effect("30 jobs waited on at once: one squeue per tick for all of them, counted through the prefix", () =>
     Effect.gen(function*() {
@@ -93,41 +83,5 @@ layer(ssh, { excludeTestServices: true })("SlurmScheduler over SshTerminal: poll
       assert.isTrue(statusCommands.every((c) => c.includes(" squeue -h -t all ")), statusCommands.join("\n"))
       assert.isBelow(counted, 30, `${counted} status commands for 30 jobs`)
       console.log(`30 jobs: ${counted} status commands (one per tick), ${afterSubmit} sbatch`)
-    }), 180_000)
-
-  it.effect("slurmctld stopped during a wait: Unavailable is logged, retried, and the wait ends right once it is back", () =>
-    Effect.gen(function*() {
-      const ssh = yield* TerminalTag
-      const logs: Array<string> = []
-      const collector = Logger.make((options) => {
-        logs.push(`${options.logLevel} ${String(options.message)}`)
-      })
-      const program = Effect.gen(function*() {
-        const scheduler = yield* SlurmScheduler.make(ssh, { polling })
-        const ok = yield* scheduler.submit(new JobDescription({ command: "sleep 6", systemOutFile: "/dev/null" }))
-        const failing = yield* scheduler.submit(new JobDescription({ command: "sleep 6; exit 3", systemOutFile: "/dev/null" }))
-        yield* Stream.runDrain(
-          scheduler.watch(ok).pipe(Stream.takeUntil((i) => i.status === "Running"))
-        )
-        const waits = yield* Effect.forkChild(
-          Effect.all([scheduler.wait(ok), scheduler.wait(failing)], { concurrency: 2 })
-        )
-        // the daemon goes down while both jobs run, and comes back (always, even if the test fails)
-        yield* Effect.acquireRelease(slurmctld("stop"), () => Effect.ignore(slurmctld("start")))
-        const down = yield* ssh.run("squeue -h")
-        assert.notStrictEqual(down.exitCode, 0, "squeue still works with slurmctld stopped")
-        yield* Effect.sleep("8 seconds")
-        assert.isUndefined(waits.pollUnsafe(), "the wait ended while slurmctld was down")
-        yield* slurmctld("start")
-        return yield* Fiber.join(waits).pipe(Effect.timeout("60 seconds"))
-      }).pipe(Effect.scoped)
-      const codes = yield* program.pipe(
-        Effect.provide(Logger.layer([collector], { mergeWithExisting: true })),
-        Effect.provideService(References.MinimumLogLevel, "Debug")
-      )
-      assert.deepStrictEqual(codes, [Option.some(0), Option.some(3)])
-      const warnings = logs.filter((l) => l.startsWith("Warn") && l.includes("unavailable"))
-      assert.isAtLeast(warnings.length, 1, logs.join("\n"))
-      assert.isTrue(logs.some((l) => l.includes("answers again")), logs.join("\n"))
     }), 180_000)
 })
