@@ -71,36 +71,98 @@ export const openSource = (path: string): Effect.Effect<LocalSource, FileSystemE
     (source) => close(source.fd)
   )
 
+interface PendingRead {
+  readonly position: number
+  readonly length: number
+  readonly buffer: Buffer
+  done: boolean
+  bytesRead: number
+  error: NodeJS.ErrnoException | null
+}
+
 /**
  * The content of an open local file, in chunks of at most `chunkSize` bytes,
- * read in order up to its end. Each read asks for one byte more than the
- * size the file had when opened, so a short read (which for a regular file
- * means its end) ends the stream without another read, and a small file costs
- * one read into a buffer of its own size.
+ * in order up to its end, with `ahead` reads in flight (the thread pool's
+ * round trip then overlaps with the transfer instead of stalling it). Reads
+ * go up to the size the file had when opened plus one byte, so a short read
+ * (which for a regular file means its end) ends the stream without another
+ * read, and a small file costs one read into a buffer of its own size; a file
+ * that grew is read on to its new end.
  */
 export const readChunks = (
   source: LocalSource,
   path: string,
   chunkSize: number,
-  take: (length: number) => Buffer = Buffer.allocUnsafe
+  take: (length: number) => Buffer = Buffer.allocUnsafe,
+  ahead = 4
 ): Stream.Stream<Uint8Array, FileSystemError.FileSystemError> =>
   Stream.fromPull(Effect.sync(() => {
-    let position = 0
+    const queue: Array<PendingRead> = []
+    let next = 0
+    let grown = false
     let ended = false
-    return Effect.callback<Arr.NonEmptyReadonlyArray<Uint8Array>, FileSystemError.FileSystemError | Cause.Done>(
-      (resume) => {
-        if (ended) return resume(Cause.done())
-        const length = Math.max(1, Math.min(chunkSize, source.size - position + 1))
-        const buffer = take(length)
-        NFS.read(source.fd, buffer, 0, length, position, (error, bytesRead) => {
-          if (error) return resume(Effect.fail(localError("readStream", path)(error)))
-          if (bytesRead === 0) return resume(Cause.done())
-          position += bytesRead
-          if (bytesRead < length) ended = true
-          resume(Effect.succeed(Arr.of(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))))
+    let waiter: (() => void) | undefined
+    const fill = () => {
+      while (!ended && queue.length < ahead && (grown || next <= source.size)) {
+        const length = grown ? chunkSize : Math.max(1, Math.min(chunkSize, source.size - next + 1))
+        const read: PendingRead = { position: next, length, buffer: take(length), done: false, bytesRead: 0, error: null }
+        next += length
+        queue.push(read)
+        NFS.read(source.fd, read.buffer, 0, length, read.position, (error, bytesRead) => {
+          read.done = true
+          read.error = error
+          read.bytesRead = bytesRead
+          if (!error && bytesRead === length && read.position + length > source.size) grown = true
+          const w = waiter
+          waiter = undefined
+          if (w !== undefined) w()
         })
       }
-    )
+    }
+    const takeReady = (): Array<Uint8Array> | NodeJS.ErrnoException | "wait" | "end" => {
+      const out: Array<Uint8Array> = []
+      while (queue.length > 0 && queue[0]!.done) {
+        const read = queue[0]!
+        // an error surfaces after the data before it
+        if (read.error) {
+          if (out.length > 0) break
+          return read.error
+        }
+        queue.shift()
+        if (read.bytesRead > 0) {
+          out.push(read.bytesRead === read.length ? read.buffer : read.buffer.subarray(0, read.bytesRead))
+        }
+        if (read.bytesRead < read.length) {
+          // the end of the file: reads issued beyond it are dropped
+          ended = true
+          queue.length = 0
+          break
+        }
+      }
+      fill()
+      if (out.length > 0) return out
+      return ended || queue.length === 0 ? "end" : "wait"
+    }
+    const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, FileSystemError.FileSystemError | Cause.Done> =
+      Effect.suspend(() => {
+        const ready = takeReady()
+        if (ready === "end") return Cause.done()
+        if (ready === "wait") {
+          return Effect.flatMap(
+            Effect.callback<void>((resume) => {
+              waiter = () => resume(Effect.void)
+              return Effect.sync(() => {
+                waiter = undefined
+              })
+            }),
+            () => pull
+          )
+        }
+        if (!Array.isArray(ready)) return Effect.fail(localError("readStream", path)(ready))
+        return Arr.isReadonlyArrayNonEmpty(ready) ? Effect.succeed(ready) : pull
+      })
+    fill()
+    return pull
   }))
 
 /**
