@@ -7,8 +7,9 @@
  * nothing but the copy: the libraries' own footprint included, the test
  * data's preparation not. The transfer keeps at most `maxRequests` requests
  * of `requestSize` bytes in flight per channel, so the peak should not grow
- * with the file. Both copies are checked by SHA-256 (on the server over SSH,
- * locally here) outside the timer.
+ * with the file. Each copy runs with Node's defaults and again with
+ * `--max-semi-space-size=1` (see docs/sftp.md). Every copy is checked by
+ * SHA-256 (on the server over SSH, locally here) outside the timer.
  *
  *   node bench/sftp-memory.ts [--size-mib N]
  *
@@ -66,9 +67,9 @@ const child = (direction: string, from: string, to: string) =>
     yield* Console.log(JSON.stringify(sample))
   }).pipe(Effect.scoped)
 
-const runChild = (direction: string, from: string, to: string) =>
+const runChild = (direction: string, from: string, to: string, nodeFlags: ReadonlyArray<string>) =>
   Effect.sync(() => {
-    const r = ChildProcess.spawnSync(process.execPath, [import.meta.filename, "--child", direction, from, to], {
+    const r = ChildProcess.spawnSync(process.execPath, [...nodeFlags, import.meta.filename, "--child", direction, from, to], {
       encoding: "utf8"
     })
     if (r.status !== 0) throw new Error(`the ${direction} copy failed: ${r.stderr}`)
@@ -119,16 +120,22 @@ const parent = Effect.gen(function*() {
     )
 
   const remote = NodePath.posix.join(remoteBase, "big.bin")
-  const up = yield* runChild("up", source, remote)
-  const remoteSum = (yield* Effect.orDie(terminal.run(`sha256sum < ${Shell.quote(remote)}`))).stdout.split(" ")[0]
-  if (remoteSum !== expected) return yield* Effect.die(new Error("upload: the copy differs from the source"))
-  yield* report("up   (local -> SFTP)", up)
-
   const back = NodePath.join(localBase, "back.bin")
-  const down = yield* runChild("down", remote, back)
-  if ((yield* sha256Local(back)) !== expected) return yield* Effect.die(new Error("download: the copy differs"))
-  yield* report("down (SFTP -> local)", down)
-  yield* Console.log(`sha256 ok both ways; peak RSS ${mb(Math.max(up.peakRss, down.peakRss))} MB (limit 150 MB)`)
+  let peak = 0
+  for (const flags of [[], ["--max-semi-space-size=1"]]) {
+    const label = flags.length === 0 ? "Node defaults" : `node ${flags.join(" ")}`
+    yield* Effect.orDie(terminal.run("rm -f -- " + Shell.quote(remote)))
+    NFS.rmSync(back, { force: true })
+    const up = yield* runChild("up", source, remote, flags)
+    const remoteSum = (yield* Effect.orDie(terminal.run(`sha256sum < ${Shell.quote(remote)}`))).stdout.split(" ")[0]
+    if (remoteSum !== expected) return yield* Effect.die(new Error("upload: the copy differs from the source"))
+    yield* report(`up   (local -> SFTP), ${label}`, up)
+    const down = yield* runChild("down", remote, back, flags)
+    if ((yield* sha256Local(back)) !== expected) return yield* Effect.die(new Error("download: the copy differs"))
+    yield* report(`down (SFTP -> local), ${label}`, down)
+    peak = Math.max(peak, up.peakRss, down.peakRss)
+  }
+  yield* Console.log(`sha256 ok for every copy; highest peak RSS ${mb(peak)} MB (limit 150 MB)`)
 }).pipe(Effect.scoped)
 
 const program = flag("child") !== undefined

@@ -20,8 +20,9 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type { SFTPWrapper } from "ssh2"
 import { makeBackend } from "./internal/sftpBackend.ts"
-import { Channels, type SftpChannel } from "./internal/sftpChannels.ts"
+import { Channels } from "./internal/sftpChannels.ts"
 import { makeHooks, registry } from "./internal/sftpHooks.ts"
 import type * as SshError from "./SshError.ts"
 import { SshTerminal, type SshTerminalShape } from "./SshTerminal.ts"
@@ -56,6 +57,19 @@ export interface SftpFileSystemOptions {
   readonly stripeSize?: number | undefined
   /** How long an extra channel may stay unused before it is closed (default 5 seconds). */
   readonly channelIdleTime?: Duration.Input | undefined
+}
+
+/**
+ * One SFTP channel: ssh2's client for it and, optionally, an effect that
+ * fails when the connection carrying it drops (as `SftpSession.lost` of
+ * `SshTerminal.openSftp`), so that requests in flight fail at once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SftpChannel {
+  readonly sftp: SFTPWrapper
+  readonly lost?: Effect.Effect<never, unknown> | undefined
 }
 
 /**

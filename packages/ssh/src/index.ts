@@ -15,7 +15,7 @@ export {
   type SshTerminalShape
 } from "./SshTerminal.ts"
 /** @since 0.1.0 */
-export { type SftpConnection, SftpFileSystem, type SftpFileSystemOptions } from "./SftpFileSystem.ts"
+export { type SftpChannel, type SftpConnection, SftpFileSystem, type SftpFileSystemOptions } from "./SftpFileSystem.ts"
 /** @since 0.1.0 */
 export { SshError } from "./SshError.ts"
 /** @since 0.1.0 */
