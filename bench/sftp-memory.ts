@@ -1,11 +1,11 @@
 /**
  * Memory of a large SFTP copy: Cerulean's `copy` of one 4 GiB file from the
  * local disk to the testbed's OpenSSH sshd and back. Each copy runs in a
- * child process of its own (`node bench/sftp-memory.ts --child ...`) that
- * loads the libraries, connects, copies and samples its own resident set
- * size (RSS) every 10 ms, so the figures are those of a program that does
- * nothing but the copy: the libraries' own footprint included, the test
- * data's preparation not. The transfer keeps at most `maxRequests` requests
+ * child process of its own (bench/sftp-memory-child.ts) that loads the
+ * libraries, connects, copies and samples its own resident set size (RSS)
+ * every 10 ms, so the figures are those of a program that does nothing but
+ * the copy: the libraries' own footprint included, the test data's
+ * preparation not. The transfer keeps at most `maxRequests` requests
  * of `requestSize` bytes in flight per channel, so the peak should not grow
  * with the file. Each copy runs with Node's defaults and again with
  * `--max-semi-space-size=1` (see docs/sftp.md). Every copy is checked by
@@ -16,8 +16,8 @@
  * Local data goes to bench/.work/ (gitignored), remote data to
  * ~cerulean/bench-sftp-memory-<pid>; both are removed at the end.
  */
-import { copyAll, LocalFileSystem, PubKeyCredential, Shell } from "@cerulean/core"
-import { SftpFileSystem, SshTerminal } from "@cerulean/ssh"
+import { LocalFileSystem, PubKeyCredential, Shell } from "@cerulean/core"
+import { SshTerminal } from "@cerulean/ssh"
 import * as Testbed from "@cerulean/testing/Testbed"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
@@ -42,36 +42,10 @@ interface Sample {
   readonly atPeak: NodeJS.MemoryUsage
 }
 
-/** The child: connect, copy `from` to `to` in the given direction, print the RSS figures as JSON. */
-const child = (direction: string, from: string, to: string) =>
-  Effect.gen(function*() {
-    const startRss = process.memoryUsage().rss
-    let peakRss = startRss
-    let atPeak = process.memoryUsage()
-    const timer = setInterval(() => {
-      const m = process.memoryUsage()
-      if (m.rss > peakRss) {
-        peakRss = m.rss
-        atPeak = m
-      }
-    }, 10)
-    yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
-    const start = performance.now()
-    const local = yield* LocalFileSystem
-    const terminal = yield* SshTerminal.make({ host: tb.sshHost, port: tb.sshPort, credential, knownHosts: tb.knownHosts })
-    const sftp = yield* SftpFileSystem.make(terminal)
-    yield* direction === "up"
-      ? copyAll(local.path(from), sftp.path(to))
-      : copyAll(sftp.path(from), local.path(to))
-    const sample: Sample = { startRss, peakRss, seconds: (performance.now() - start) / 1000, atPeak }
-    yield* Console.log(JSON.stringify(sample))
-  }).pipe(Effect.scoped)
-
 const runChild = (direction: string, from: string, to: string, nodeFlags: ReadonlyArray<string>) =>
   Effect.sync(() => {
-    const r = ChildProcess.spawnSync(process.execPath, [...nodeFlags, import.meta.filename, "--child", direction, from, to], {
-      encoding: "utf8"
-    })
+    const script = NodePath.join(import.meta.dirname, "sftp-memory-child.ts")
+    const r = ChildProcess.spawnSync(process.execPath, [...nodeFlags, script, direction, from, to], { encoding: "utf8" })
     if (r.status !== 0) throw new Error(`the ${direction} copy failed: ${r.stderr}`)
     return JSON.parse(r.stdout.trim().split("\n").pop()!) as Sample
   })
@@ -138,8 +112,4 @@ const parent = Effect.gen(function*() {
   yield* Console.log(`sha256 ok for every copy; highest peak RSS ${mb(peak)} MB (limit 150 MB)`)
 }).pipe(Effect.scoped)
 
-const program = flag("child") !== undefined
-  ? child(flag("child")!, args[args.indexOf("--child") + 2]!, args[args.indexOf("--child") + 3]!)
-  : parent
-
-program.pipe(Effect.provide(LocalFileSystem.layer), NodeRuntime.runMain)
+parent.pipe(Effect.provide(LocalFileSystem.layer), NodeRuntime.runMain)
