@@ -35,6 +35,8 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Posix from "node:path/posix"
 import { createClient, type FileStat, parseXML, prepareFileFromProps, type WebDAVClient } from "webdav"
+import { BlockPool } from "./internal/blocks.ts"
+import * as Download from "./internal/download.ts"
 import * as Errors from "./internal/errors.ts"
 import * as HttpBody from "./internal/http.ts"
 import * as LocalFile from "./internal/localFile.ts"
@@ -99,6 +101,19 @@ const defaultTimeout = Duration.minutes(2)
 
 /** How much a transfer buffers (and so the largest block it hands on): large enough that per-block costs vanish. */
 const transferBlockSize = 1024 * 1024
+
+/** How many blocks an upload reads ahead of the network. */
+const readAhead = 4
+
+/** How many blocks a download on its own connection reads into: one being written, the others filling. */
+const downloadBlocks = 4
+
+/**
+ * From this size on, `copy` to a local file downloads on a connection of
+ * its own. Below it, a new connection's handshake (two round trips with
+ * TLS) would cost more than the faster reading saves.
+ */
+const directDownloadSize = 4 * 1024 * 1024
 
 const toInfo = (stat: FileStat): FileSystem.FileInfo => {
   const directory = stat.type === "directory"
@@ -181,6 +196,7 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     base,
     agent,
     timeout: timeout.value,
+    ca,
     authorization: credential === undefined ? undefined : Redacted.make(
       "Basic " + Buffer.from(`${credential.username}:${Redacted.value(credential.password)}`).toString("base64")
     )
@@ -584,15 +600,15 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
 
   const getError = (path: string) => Errors.fromCause("readStream", path)
 
-  /** A GET whose status and type have been checked: the body is the file's content. */
-  const get = (path: string, highWaterMark: number) =>
-    Stream.unwrap(Effect.gen(function*() {
-      yield* log("GET", path)
-      const response = yield* HttpBody.openGet(transport, Url.urlOf(base, path), getError(path))
-      const status = response.statusCode ?? 0
+  /**
+   * Checks the head of a GET's response: an error status is the error it
+   * stands for, and a collection's generated index page (what a server
+   * answers a GET of a directory with) is `IsADirectory`, never content.
+   */
+  const checkGet = (path: string, status: number, statusText: string | undefined, contentType: string) =>
+    Effect.gen(function*() {
       if (status < 200 || status > 299) {
-        yield* HttpBody.discard(response)
-        const failure = { status, statusText: response.statusMessage }
+        const failure = { status, statusText }
         if (status === 400) return yield* explain("readStream", path, failure, "Io")
         if (status === 404) {
           // A component that is a file gives 404 too: say NotADirectory then.
@@ -600,14 +616,23 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
         }
         return yield* Errors.fromStatus("readStream", path, failure)
       }
-      const type = String(response.headers["content-type"] ?? "")
-      if (type.startsWith("text/html") || type.startsWith("httpd/unix-directory")) {
-        // A collection answers GET with a generated index page, which must never pass for file content.
+      if (contentType.startsWith("text/html") || contentType.startsWith("httpd/unix-directory")) {
         const info = yield* statInfo("readStream", path)
         if (info.type === "directory") {
           return yield* FileSystemError.make("IsADirectory", { path, operation: "readStream" })
         }
       }
+    })
+
+  /** A GET whose status and type have been checked: the body is the file's content. */
+  const get = (path: string, highWaterMark: number) =>
+    Stream.unwrap(Effect.gen(function*() {
+      yield* log("GET", path)
+      const response = yield* HttpBody.openGet(transport, Url.urlOf(base, path), getError(path))
+      const status = response.statusCode ?? 0
+      // An error page is read to its end first, so that its socket can serve the next request.
+      if (status < 200 || status > 299) yield* HttpBody.discard(response)
+      yield* checkGet(path, status, response.statusMessage, String(response.headers["content-type"] ?? ""))
       return HttpBody.body(transport, response, getError(path), highWaterMark)
     }))
 
@@ -620,10 +645,22 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     )
 
   /** A PUT of `data`, its status checked and explained. */
-  const put = <E>(path: string, data: Stream.Stream<Uint8Array, E>, headers: Record<string, string>) =>
+  const put = <E>(
+    path: string,
+    data: Stream.Stream<Uint8Array, E>,
+    headers: Record<string, string>,
+    sent?: (chunk: Uint8Array) => void
+  ) =>
     Effect.gen(function*() {
       yield* log("PUT", path)
-      const response = yield* HttpBody.put(transport, Url.urlOf(base, path), data, headers, Errors.fromCause("writeStream", path))
+      const response = yield* HttpBody.put(
+        transport,
+        Url.urlOf(base, path),
+        data,
+        headers,
+        Errors.fromCause("writeStream", path),
+        sent
+      )
       const status = response.statusCode ?? 0
       if (status === 200 || status === 201 || status === 204) return
       const failure = { status, statusText: response.statusMessage }
@@ -657,7 +694,8 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
    * Fast path of `copy` from the local file system: the file is read in
    * large blocks straight from disk and sent with its length announced
    * (`Content-Length`), so a file that changes size meanwhile fails the
-   * request instead of being stored short.
+   * request instead of being stored short. The blocks are recycled as soon
+   * as the socket has sent them.
    */
   const receiveFrom = (
     source: FileSystem.Backend,
@@ -668,17 +706,44 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     if (source.protocol !== "local") return undefined
     return Effect.scoped(Effect.gen(function*() {
       const local = yield* LocalFile.openSource(from)
-      // Reading runs a few blocks ahead of the network, so disk and socket work at the same time.
-      const blocks = LocalFile.readBlocks(local, from, local.size, Math.max(transfer?.chunkSize ?? 0, transferBlockSize))
-        .pipe(Stream.buffer({ capacity: 4 }))
-      yield* put(to, reporting(blocks, transfer), { "content-length": String(local.size) })
+      // Reading runs a few blocks ahead of the network, so disk and socket work at the same time;
+      // the pool has room for those, the one being read and the ones the socket still holds.
+      const pool = new BlockPool(Math.max(transfer?.chunkSize ?? 0, transferBlockSize), readAhead + 4)
+      const blocks = LocalFile.readBlocks(local, from, local.size, pool).pipe(Stream.buffer({ capacity: readAhead }))
+      yield* put(to, reporting(blocks, transfer), { "content-length": String(local.size) }, (chunk) => pool.release(chunk))
     })).pipe(Effect.withSpan("WebdavFileSystem.receiveFrom", { attributes: { from, to } }))
   }
 
   /**
+   * A large download into a local file on a connection of its own, whose
+   * socket reads straight into a few recycled blocks, each written with one
+   * system call (see `internal/download.ts`).
+   */
+  const download = (from: string, to: string, transfer: FileSystem.TransferOptions | undefined) =>
+    Effect.scoped(Effect.gen(function*() {
+      yield* log("GET", from)
+      const blockSize = Math.max(transfer?.chunkSize ?? 0, transferBlockSize)
+      const response = yield* Download.get(transport, Url.urlOf(base, from), getError(from), blockSize, downloadBlocks)
+      const head = response.head
+      yield* checkGet(from, head.status, head.statusText, head.headers["content-type"] ?? "")
+      yield* LocalFile.writeFile(
+        to,
+        transfer?.mode,
+        response.body,
+        transfer?.onProgress ?? (() => {}),
+        (blocks) => {
+          for (const block of blocks) response.release(block)
+        }
+      )
+    }))
+
+  /**
    * Fast path of `copy` to the local file system: the download goes into the
-   * file in large blocks, one `writev` each, never through a link at the
-   * target's name.
+   * file in large blocks, one write each, never through a link at the
+   * target's name. A file of `directDownloadSize` or more (or of unknown
+   * size) gets a connection of its own ({@link download}), a smaller one
+   * the file system's pool of keep-alive connections, where no handshake
+   * is spent on it.
    */
   const sendTo = (
     from: string,
@@ -687,11 +752,16 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
     transfer?: FileSystem.TransferOptions
   ): Effect.Effect<void, FileSystemError.FileSystemError> | undefined => {
     if (target.protocol !== "local") return undefined
-    const onProgress = transfer?.onProgress ?? (() => {})
-    const data = get(from, Math.max(transfer?.chunkSize ?? 0, transferBlockSize))
-    return LocalFile.writeFile(to, transfer?.mode, data, onProgress).pipe(
-      Effect.withSpan("WebdavFileSystem.sendTo", { attributes: { from, to } })
-    )
+    const size = transfer?.size
+    const effect = size === undefined || size >= directDownloadSize
+      ? download(from, to, transfer)
+      : LocalFile.writeFile(
+        to,
+        transfer?.mode,
+        get(from, Math.max(transfer?.chunkSize ?? 0, transferBlockSize)),
+        transfer?.onProgress ?? (() => {})
+      )
+    return effect.pipe(Effect.withSpan("WebdavFileSystem.sendTo", { attributes: { from, to } }))
   }
 
   const fs = FileSystem.make({

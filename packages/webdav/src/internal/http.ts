@@ -30,13 +30,15 @@ export interface Transport {
   readonly base: Base
   readonly agent: Http.Agent
   readonly authorization: Redacted.Redacted<string> | undefined
+  /** The CA certificates to trust over https instead of Node's (`hostCaCertFile`), for connections outside the agent. */
+  readonly ca: Buffer | undefined
   /** How long to wait for the server: for a response, or for the next piece of data. */
   readonly timeout: Duration.Duration
 }
 
 /** The cause of a wait that ran out: Node's own code for it, so it maps to `ConnectionLost`. */
-const timedOut = (transport: Transport) =>
-  Object.assign(new Error(`no answer from the server within ${Duration.format(transport.timeout)}`), {
+export const timedOut = (timeout: Duration.Duration) =>
+  Object.assign(new Error(`no answer from the server within ${Duration.format(timeout)}`), {
     code: "ETIMEDOUT"
   })
 
@@ -49,9 +51,9 @@ export const waitForServer = <A, E>(
   effect: Effect.Effect<A, E>,
   onError: (cause: unknown) => E
 ): Effect.Effect<A, E> =>
-  Effect.timeoutOrElse(effect, { duration: transport.timeout, orElse: () => Effect.fail(onError(timedOut(transport))) })
+  Effect.timeoutOrElse(effect, { duration: transport.timeout, orElse: () => Effect.fail(onError(timedOut(transport.timeout))) })
 
-const userAgent = "cerulean-ts/0.1.0"
+export const userAgent = "cerulean-ts/0.1.0"
 
 const send = (
   transport: Transport,
@@ -119,13 +121,17 @@ export const discard = (response: Http.IncomingMessage, limit = 1 << 20): Effect
 /**
  * Writes a batch of chunks, waiting for `drain` only when the request's
  * buffer is full: the back-pressure that keeps an upload in constant memory.
- * A request that fails meanwhile never drains; the race in {@link put} ends
- * the wait.
+ * `sent` learns of each chunk once the socket is done with it. A request
+ * that fails meanwhile never drains; the race in {@link put} ends the wait.
  */
-const write = <E>(request: Http.ClientRequest, chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, E> =>
+const write = <E>(
+  request: Http.ClientRequest,
+  chunks: ReadonlyArray<Uint8Array>,
+  sent: ((chunk: Uint8Array) => void) | undefined
+): Effect.Effect<void, E> =>
   Effect.callback<void, E>((resume) => {
     let ready = true
-    for (const chunk of chunks) ready = request.write(chunk)
+    for (const chunk of chunks) ready = sent === undefined ? request.write(chunk) : request.write(chunk, () => sent(chunk))
     if (ready) return resume(Effect.void)
     const onDrain = () => resume(Effect.void)
     request.once("drain", onDrain)
@@ -139,14 +145,16 @@ const write = <E>(request: Http.ClientRequest, chunks: ReadonlyArray<Uint8Array>
  * The upload races the response: a server that refuses the request before
  * the body is complete answers early, and that answer ends the upload. If
  * `data` fails or the fiber is interrupted, the request is destroyed, so the
- * server sees a truncated chunked body and does not commit the file.
+ * server sees a truncated body and does not commit the file. `sent` learns of
+ * each chunk of `data` once the socket no longer needs it (see `write`).
  */
 export const put = <E, EB>(
   transport: Transport,
   url: string,
   data: Stream.Stream<Uint8Array, EB>,
   headers: Record<string, string>,
-  onError: (cause: unknown) => E
+  onError: (cause: unknown) => E,
+  sent?: (chunk: Uint8Array) => void
 ): Effect.Effect<Http.IncomingMessage, E | EB> =>
   Effect.scoped(Effect.gen(function*() {
     const response = Deferred.makeUnsafe<Http.IncomingMessage, E>()
@@ -166,7 +174,7 @@ export const put = <E, EB>(
     // Not NodeSink: when `data` fails it would destroy the request itself, and the resulting
     // "socket hang up" could win the race below over the source's own error.
     const upload = Effect.andThen(
-      Stream.runForEachArray(data, (chunks) => waitForServer(transport, write<E>(request, chunks), onError)),
+      Stream.runForEachArray(data, (chunks) => waitForServer(transport, write<E>(request, chunks, sent), onError)),
       waitForServer(
         transport,
         Effect.callback<void, E>((resume) => {
