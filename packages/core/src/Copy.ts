@@ -698,6 +698,7 @@ const execute = (
       const options: TransferOptions = {
         chunkSize: opts.chunkSize,
         size: op.size,
+        progressInterval: opts.progressInterval,
         onProgress: (bytes) => {
           counted += bytes
           tracker.add(bytes)

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Context from "effect/Context"
 import type * as Stream from "effect/Stream"
@@ -106,6 +107,11 @@ export interface TransferOptions {
    * may have changed since), which spares a hook a `stat`.
    */
   readonly size?: number | undefined
+  /**
+   * How often the caller samples progress: a hook that learns progress by
+   * polling (the size of a file another process writes) polls at this rate.
+   */
+  readonly progressInterval?: Duration.Duration | undefined
   /**
    * Called with the number of bytes written since the previous call (not a
    * running total), as the data lands; `copy` turns these into its progress

@@ -293,6 +293,9 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
           yield* Stream.runForEach(data, (chunk) => Effect.mapError(file.writeAll(chunk), toError("writeStream", path)))
         }).pipe(Effect.scoped, Effect.withSpan("LocalFileSystem.writeStream", { attributes: { path } }))
 
+      // copy's fast path for a local-to-local file copy: the kernel copies, no data through JavaScript.
+      const copyFile = yield* makeLocalCopyFile(efs, toError)
+
       return FileSystem.make({
         protocol: "local",
         // Every LocalFileSystem is the same file system (Cerulean: LocalFileSystem equals any LocalFileSystem).
@@ -311,8 +314,7 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
         chmod,
         readStream,
         writeStream,
-        // copy's fast path for a local-to-local file copy: the kernel copies, no data through JavaScript.
-        copyFile: makeLocalCopyFile(efs, toError)
+        copyFile
       })
     }
   )
