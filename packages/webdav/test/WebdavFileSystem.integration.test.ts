@@ -1,23 +1,35 @@
 // WebdavFileSystem against the testbed's Apache mod_dav (http :8080, https :8443; /files anonymous,
 // /protected_files with Basic auth): the WebDAV-specific cases of Cerulean's test_webdav_file_system.py,
-// and the HTTP handling Cerulean got wrong (refused writes, error pages, listings, streaming).
+// and the HTTP handling Cerulean got wrong (refused writes, error pages, listings, streaming, copy's fast paths).
+import { copyAll } from "@cerulean/core"
 import { PasswordCredential, PubKeyCredential } from "@cerulean/core/Credential"
 import * as FileSystem from "@cerulean/core/FileSystem"
 import * as FileSystemError from "@cerulean/core/FileSystemError"
+import { LocalFileSystem } from "@cerulean/core/LocalFileSystem"
 import type { Path } from "@cerulean/core/Path"
 import * as Permission from "@cerulean/core/Permission"
 import * as Testbed from "@cerulean/testing/Testbed"
 import { WebdavFileSystem, type WebdavFileSystemOptions } from "@cerulean/webdav/WebdavFileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createHash, randomUUID } from "node:crypto"
 import * as NFS from "node:fs"
+import * as Https from "node:https"
+import * as OS from "node:os"
+import * as NodePath from "node:path"
 import * as Posix from "node:path/posix"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
+import * as Download from "../src/internal/download.ts"
+import * as Errors from "../src/internal/errors.ts"
+import type { Transport } from "../src/internal/http.ts"
+import * as Url from "../src/internal/url.ts"
 
 const tb = Testbed.load()
 const credential = new PasswordCredential({ username: tb.user, password: tb.password })
@@ -525,6 +537,68 @@ describe("streaming", () => {
       // down, plus Node's and the kernel's turnover) stay far below that.
       assert.isBelow(up.growthMiB, 40, "upload: peak growth of live memory (MiB)")
       assert.isBelow(down.growthMiB, 40, "download: peak growth of live memory (MiB)")
+    }), 120_000)
+
+  it.live("copy's fast paths to and from a local file: 128 MiB each way in constant memory, same bytes", () =>
+    Effect.gen(function*() {
+      const big = 128 * 1024 * 1024
+      const fs = yield* WebdavFileSystem.make(httpBasic)
+      const dir = yield* scratch(fs)
+      const local = yield* LocalFileSystem.make.pipe(Effect.provide(NodeFileSystem.layer))
+      const tmp = yield* Effect.acquireRelease(
+        Effect.sync(() => NFS.mkdtempSync(NodePath.join(OS.tmpdir(), "cerulean-webdav-fast-"))),
+        (d) => Effect.sync(() => NFS.rmSync(d, { recursive: true, force: true }))
+      )
+      const source = local.path(tmp, "source.bin")
+      yield* source.writeStream(noise(big, 1024 * 1024))
+      const expected = yield* sha256(source.readStream())
+      // local -> WebDAV is `receiveFrom` (a PUT with Content-Length), WebDAV -> local `sendTo` (a direct download).
+      const up = yield* peakGrowth(copyAll(source, dir.join("big.bin")))
+      const down = yield* peakGrowth(copyAll(dir.join("big.bin"), local.path(tmp, "back.bin")))
+      assert.strictEqual(up.result.bytesDone, big)
+      assert.strictEqual(down.result.bytesDone, big)
+      assert.deepStrictEqual(yield* sha256(local.path(tmp, "back.bin").readStream()), expected)
+      assert.isBelow(up.growthMiB, 40, "upload: peak growth of live memory (MiB)")
+      assert.isBelow(down.growthMiB, 40, "download: peak growth of live memory (MiB)")
+    }), 120_000)
+
+  it.live("a direct download over TLS keeps every byte while a slow consumer holds its blocks", () =>
+    Effect.gen(function*() {
+      const fs = yield* WebdavFileSystem.make(httpsBasic)
+      const dir = yield* scratch(fs)
+      const file = dir.join("big.bin")
+      const bytes = 16 * 1024 * 1024
+      yield* file.writeStream(noise(bytes, 1024 * 1024))
+      const expected = yield* sha256(noise(bytes, 1024 * 1024))
+      const base = Url.parseBase(httpsBasic.url)
+      if (Url.isProblem(base)) return assert.fail(base.message)
+      const transport: Transport = {
+        base,
+        agent: new Https.Agent(),
+        authorization: Redacted.make("Basic " + Buffer.from(`${tb.user}:${tb.password}`).toString("base64")),
+        ca: NFS.readFileSync(tb.webdavCa),
+        timeout: Duration.minutes(1)
+      }
+      // The smallest blocks, two of them, and a pause now and then: reading stops and resumes again and again,
+      // while TLS hands over what it has already decrypted.
+      const download = yield* Download.get(
+        transport,
+        Url.urlOf(base, file.path),
+        Errors.fromCause("readStream", file.path),
+        64 * 1024,
+        2
+      )
+      const hash = createHash("sha256")
+      let seen = 0
+      let blocks = 0
+      yield* Stream.runForEach(download.body, (block) =>
+        Effect.andThen(blocks++ % 16 === 0 ? Effect.sleep("5 millis") : Effect.void, () =>
+          Effect.sync(() => {
+            hash.update(block)
+            seen += block.length
+            download.release(block)
+          })))
+      assert.deepStrictEqual({ sha256: hash.digest("hex"), bytes: seen }, expected)
     }), 120_000)
 
   it.live("a failing source aborts the upload: no file, and an existing file keeps its content", () =>

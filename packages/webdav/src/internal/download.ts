@@ -354,8 +354,10 @@ class Receiver {
 /** Where the head in `block[0, end)` ends (searching from `from`): its text, and where the body starts. */
 const headEnd = (block: Buffer, from: number, end: number): { text: number; body: number } | undefined => {
   for (let i = block.indexOf(LF, from); i !== -1 && i < end; i = block.indexOf(LF, i + 1)) {
-    if (i + 1 < end && block[i + 1] === LF) return { text: i, body: i + 2 }
-    if (i + 2 < end && block[i + 1] === CR && block[i + 2] === LF) return { text: i, body: i + 3 }
+    // The text ends with the last field's line, without its line break.
+    const text = i > 0 && block[i - 1] === CR ? i - 1 : i
+    if (i + 1 < end && block[i + 1] === LF) return { text, body: i + 2 }
+    if (i + 2 < end && block[i + 1] === CR && block[i + 2] === LF) return { text, body: i + 3 }
   }
   return undefined
 }
