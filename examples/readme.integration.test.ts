@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import * as Testbed from "@cerulean/testing/Testbed"
 import { repoRoot, runNode } from "../packages/cerulean/test/utils/child.ts"
 
 const readme = NodeFs.readFileSync(NodePath.join(repoRoot, "README.md"), "utf8")
@@ -24,11 +25,15 @@ const expected: Record<string, RegExp> = {
   "Slurm: submit, watch, exit code": /COMPLETED[\s\S]*exit code \{[\s\S]*value: 0/
 }
 
+// The README names the testbed's default state folder; the testbed may live elsewhere (CERULEAN_TESTBED_DIR).
+const testbedDir = Testbed.load().dir
+const locate = (code: string) => code.replaceAll("\".testbed/", `"${testbedDir}/`)
+
 const scriptFile = (title: string, code: string) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const file = NodePath.join(repoRoot, "examples", `.readme-${title.replace(/\W+/g, "-")}-${process.pid}.ts`)
-      NodeFs.writeFileSync(file, code)
+      NodeFs.writeFileSync(file, locate(code))
       return file
     }),
     (file) => Effect.sync(() => NodeFs.rmSync(file, { force: true }))

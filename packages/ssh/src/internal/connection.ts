@@ -422,6 +422,10 @@ const rawOpen = <C extends EventEmitter>(
       } else if ("reason" in err && typeof err.reason === "number") {
         // CHANNEL_OPEN_FAILURE: OpenSSH answers "open failed" (reason 2) when MaxSessions is reached
         resume(Effect.fail({ _tag: "Refused", description: err.message }))
+      } else if (/^Unable to (exec|start subsystem)/.test(err.message)) {
+        // the server opened the channel but refused to start the command (dropbear does when it
+        // cannot fork under load): nothing ran, so this is retried like a refused open
+        resume(Effect.fail({ _tag: "Refused", description: err.message }))
       } else if (Deferred.isDoneUnsafe(live.lost) || !isSocketWritable(live.socket)) {
         // ssh2 fails channel opens still waiting for their confirmation with exactly this message
         // when the socket closes; the request for the command (exec, subsystem) was never sent
