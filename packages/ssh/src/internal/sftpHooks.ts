@@ -42,6 +42,15 @@ const progress = (options: TransferOptions | undefined) => options?.onProgress ?
 /** Bytes per server-side `copy-data` request. */
 const copyPiece = 16 * 1024 * 1024
 
+/** Logs a finished transfer at Debug: what, how much, how fast, over how many channels. */
+const logTransfer = (direction: string, path: string, bytes: number, start: number, channels: number) =>
+  Effect.logDebug(`SFTP ${direction} done`).pipe(Effect.annotateLogs({
+    path,
+    bytes,
+    seconds: ((performance.now() - start) / 1000).toFixed(3),
+    channels
+  }))
+
 /** The hooks of one SFTP file system. */
 export const makeHooks = (self: Internals) => {
   const { backend, channels, tuning } = self
@@ -108,6 +117,7 @@ export const makeHooks = (self: Internals) => {
         const small = yield* SmallFile.download(sessions[0]!, from, info.size, to, options?.mode, requestSize, onProgress)
         if (small === "done") return
       }
+      const start = performance.now()
       if (peer === undefined) {
         // the local writes hand the read buffers back: the transfer allocates a bounded set of them
         const { maxRequests, requestSize } = pipelineFor(sessions, tuning, false)
@@ -119,6 +129,7 @@ export const makeHooks = (self: Internals) => {
         const targetSessions = yield* peer.channels.lease(stripesFor(peer.tuning, info.size))
         yield* peer.backend.writeStreamWith(targetSessions, to, data, options?.mode, onProgress)
       }
+      yield* logTransfer(peer === undefined ? "download" : "transfer", from, info.size, start, sessions.length)
     })).pipe(Effect.withSpan("SftpFileSystem.sendTo", { attributes: { from, to, target: target.protocol } }))
   }
 
@@ -144,6 +155,7 @@ export const makeHooks = (self: Internals) => {
       if (small === "done") return
       const local = yield* LocalFile.openSource(from)
       const sessions = local.size >= tuning.stripeSize ? yield* channels.lease(tuning.stripes) : [first!]
+      const start = performance.now()
       const { maxRequests, requestSize } = pipelineFor(sessions, tuning, true)
       // each read buffer comes back once its write is acknowledged: a bounded set of them for the whole file
       const pool = new BufferPool(requestSize, 2 * maxRequests * sessions.length + 16)
@@ -155,6 +167,7 @@ export const makeHooks = (self: Internals) => {
         onProgress,
         (data) => pool.release(data)
       )
+      yield* logTransfer("upload", to, local.size, start, sessions.length)
     })).pipe(Effect.withSpan("SftpFileSystem.receiveFrom", { attributes: { from, to } }))
   }
 
