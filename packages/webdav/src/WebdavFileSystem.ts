@@ -187,7 +187,7 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
   const client: WebDAVClient = createClient(base.href, {
     httpAgent: agent,
     httpsAgent: agent,
-    headers: { "User-Agent": "cerulean-ts/0.1.0" },
+    headers: { "User-Agent": HttpBody.userAgent },
     ...(credential !== undefined
       ? { username: credential.username, password: Redacted.value(credential.password) }
       : {})
@@ -710,7 +710,8 @@ const makeFileSystem = Effect.fnUntraced(function*(options: WebdavFileSystemOpti
       // the pool has room for those, the one being read and the ones the socket still holds.
       const pool = new BlockPool(Math.max(transfer?.chunkSize ?? 0, transferBlockSize), readAhead + 4)
       const blocks = LocalFile.readBlocks(local, from, local.size, pool).pipe(Stream.buffer({ capacity: readAhead }))
-      yield* put(to, reporting(blocks, transfer), { "content-length": String(local.size) }, (chunk) => pool.release(chunk))
+      const headers = { "content-length": String(local.size) }
+      yield* put(to, reporting(blocks, transfer), headers, (chunk) => pool.release(chunk))
     })).pipe(Effect.withSpan("WebdavFileSystem.receiveFrom", { attributes: { from, to } }))
   }
 

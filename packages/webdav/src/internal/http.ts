@@ -30,7 +30,7 @@ export interface Transport {
   readonly base: Base
   readonly agent: Http.Agent
   readonly authorization: Redacted.Redacted<string> | undefined
-  /** The CA certificates to trust over https instead of Node's (`hostCaCertFile`), for connections outside the agent. */
+  /** The CAs to trust over https instead of Node's (`hostCaCertFile`), for connections outside the agent. */
   readonly ca: Buffer | undefined
   /** How long to wait for the server: for a response, or for the next piece of data. */
   readonly timeout: Duration.Duration
@@ -51,8 +51,12 @@ export const waitForServer = <A, E>(
   effect: Effect.Effect<A, E>,
   onError: (cause: unknown) => E
 ): Effect.Effect<A, E> =>
-  Effect.timeoutOrElse(effect, { duration: transport.timeout, orElse: () => Effect.fail(onError(timedOut(transport.timeout))) })
+  Effect.timeoutOrElse(effect, {
+    duration: transport.timeout,
+    orElse: () => Effect.fail(onError(timedOut(transport.timeout)))
+  })
 
+/** What every request says it is: metadata requests (the `webdav` client) too. */
 export const userAgent = "cerulean-ts/0.1.0"
 
 const send = (
@@ -131,7 +135,9 @@ const write = <E>(
 ): Effect.Effect<void, E> =>
   Effect.callback<void, E>((resume) => {
     let ready = true
-    for (const chunk of chunks) ready = sent === undefined ? request.write(chunk) : request.write(chunk, () => sent(chunk))
+    for (const chunk of chunks) {
+      ready = sent === undefined ? request.write(chunk) : request.write(chunk, () => sent(chunk))
+    }
     if (ready) return resume(Effect.void)
     const onDrain = () => resume(Effect.void)
     request.once("drain", onDrain)

@@ -87,8 +87,8 @@ export const readBlocks = (
   let position = 0
   const read = (buffer: Buffer) =>
     // Uninterruptible: the read must end before the scope closes the descriptor.
-    Effect.uninterruptible(Effect.callback<Arr.NonEmptyReadonlyArray<Uint8Array>, FileSystemError.FileSystemError | Cause.Done>(
-      (resume) => {
+    Effect.uninterruptible(
+      Effect.callback<Arr.NonEmptyReadonlyArray<Uint8Array>, FileSystemError.FileSystemError | Cause.Done>((resume) => {
         const want = Math.min(buffer.length, length - position)
         NFS.read(source.fd, buffer, 0, want, position, (error, bytesRead) => {
           if (error) return resume(Effect.fail(localError("readStream", path)(error)))
@@ -99,13 +99,16 @@ export const readBlocks = (
           position += bytesRead
           resume(Effect.succeed(Arr.of(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))))
         })
-      }
-    ))
+      })
+    )
   const pull = Effect.suspend(() => (position >= length ? Cause.done() : Effect.flatMap(pool.take, read)))
   return Stream.fromPull(Effect.succeed(pull))
 }
 
-/** Creates or truncates a local file for the life of the scope, never following a link at its name and never waiting on a FIFO. */
+/**
+ * Creates or truncates a local file, open for the life of the scope, never
+ * following a link at its name and never waiting on a FIFO.
+ */
 export const openTarget = (
   path: string,
   mode: number | undefined
@@ -154,8 +157,8 @@ const writeAll = (
 /**
  * Creates or truncates a local file (see {@link openTarget}) and writes the
  * stream into it, each batch of chunks with one `writev`. `written` is told
- * about each batch once it is on its way to the disk, so that its memory can
- * be used again.
+ * about each batch once its write is over (done or failed), so that its
+ * memory can be used again.
  */
 export const writeFile = <E>(
   path: string,
