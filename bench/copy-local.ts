@@ -184,9 +184,8 @@ const workload = (
     const expected = yield* check(source)
     const timings = tools.map(() => [] as Array<Timing>)
     for (let r = 0; r < runs; r++) {
-      // The order rotates from run to run: on this machine an in-process copy that follows a
-      // kernel copy (cp's) was seen to cost 2-3 times the CPU it costs elsewhere (cause not
-      // pinned down); rotating spreads such effects over every tool instead of pinning one.
+      // The order rotates from run to run, so that no tool always runs right after the same
+      // other one: what a run leaves in the page cache and the disk queue can weigh on the next.
       for (let k = 0; k < tools.length; k++) {
         const i = (k + r) % tools.length
         const [tool, run] = tools[i]!

@@ -2,7 +2,8 @@
  * Memory of a large local-to-local copy: copies a 4 GiB sparse file (reading
  * it still streams 4 GiB of zeros) with Cerulean's `copy`, through the stream
  * pipe (`fastPaths: false`) and through LocalFileSystem's `copyFile` fast
- * path (a chunked copy through one reused buffer at this size), and prints the peak
+ * path (a `cp` child process at this size, which copies a sparse file as a
+ * sparse file: no data through this process at all), and prints the peak
  * resident memory of this process (sampled every 20 ms, and the kernel's
  * maxRSS) against its resident memory before the copy.
  *

@@ -74,7 +74,10 @@ interface ChildExit {
 
 interface Child {
   readonly process: NodeChildProcess.ChildProcess
+  /** Done when the process has ended and its output is closed (or it could not start). */
   readonly exited: Deferred.Deferred<ChildExit, Error>
+  /** Done as soon as the process has ended (or could not start), whoever still holds its output. */
+  readonly gone: Deferred.Deferred<void, Error>
   /** The first 4 KiB of its output (stdout and stderr), for the probe and the Debug log. */
   readonly output: () => string
 }
@@ -89,6 +92,7 @@ const spawn = (command: string, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.sync((): Child => {
       const exited = Deferred.makeUnsafe<ChildExit, Error>()
+      const gone = Deferred.makeUnsafe<void, Error>()
       let output = ""
       const collect = (text: string) => {
         if (output.length < 4096) output += text
@@ -97,17 +101,21 @@ const spawn = (command: string, args: ReadonlyArray<string>) =>
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, LC_ALL: "C" }
       })
-      child.once("error", (error) => Deferred.doneUnsafe(exited, Effect.fail(error)))
+      child.once("error", (error) => {
+        Deferred.doneUnsafe(exited, Effect.fail(error))
+        Deferred.doneUnsafe(gone, Effect.fail(error))
+      })
+      child.once("exit", () => Deferred.doneUnsafe(gone, Effect.void))
       child.once("close", (code, signal) => Deferred.doneUnsafe(exited, Effect.succeed({ code, signal })))
       child.stdout?.setEncoding("utf8").on("data", collect)
       child.stderr?.setEncoding("utf8").on("data", collect)
-      return { process: child, exited, output: () => output }
+      return { process: child, exited, gone, output: () => output }
     }),
     (child) =>
       Effect.suspend(() => {
         if (child.process.exitCode !== null || child.process.signalCode !== null) return Effect.void
         child.process.kill("SIGKILL")
-        return Effect.ignore(Deferred.await(child.exited))
+        return Effect.ignore(Deferred.await(child.gone))
       })
   )
 
@@ -129,7 +137,9 @@ const probe = (command: string): Effect.Effect<boolean> =>
     Effect.map((r) => r.code === 0 && /coreutils/i.test(r.output)),
     Effect.timeout("5 seconds"),
     Effect.catchCause(() => Effect.succeed(false)),
-    Effect.tap((usable) => Effect.logDebug(`local copyFile: ${usable ? "using" : "not using"} ${command} for large files`))
+    Effect.tap((usable) =>
+      Effect.logDebug(`local copyFile: ${usable ? "using" : "not using"} ${command} for large files`)
+    )
   )
 
 /**
@@ -177,12 +187,21 @@ export const makeLocalCopyFile = (
         }
       }))
 
+    /** The options of `cp`: a clone or `copy_file_range`, holes kept, a link at `to` replaced, never followed. */
+    const cpOptions = ["--reflink=auto", "--sparse=auto", "--remove-destination", "-T", "--"]
+
     /** `cp` in a child process; `true` if it copied the file, `false` if it failed (logged). */
-    const child = (cp: string, from: string, to: string, report: (size: number) => void, interval: Duration.Duration) =>
+    const child = (
+      cp: string,
+      from: string,
+      to: string,
+      report: (size: number) => void,
+      interval: Duration.Duration
+    ) =>
       Effect.scoped(Effect.gen(function*() {
         const size = (path: string) =>
           Effect.map(Effect.option(efs.stat(path)), (info) => (info._tag === "Some" ? Number(info.value.size) : 0))
-        const cpProcess = yield* spawn(cp, ["--reflink=auto", "--sparse=auto", "--remove-destination", "-T", "--", from, to])
+        const cpProcess = yield* spawn(cp, [...cpOptions, from, to])
         // Progress: the size of the file `cp` writes, polled; the poller ends with the scope.
         yield* Effect.forkScoped(
           Effect.repeat(Effect.flatMap(size(to), (n) => Effect.sync(() => report(n))), Schedule.spaced(interval))
