@@ -1,6 +1,7 @@
 /**
  * The data path of the WebDAV file system: streaming GET and PUT on
- * `node:http(s)` with the file system's keep-alive agent.
+ * `node:http(s)` with the file system's keep-alive agent (large downloads
+ * into a local file take their own connection instead: `download.ts`).
  *
  * The `webdav` package would take a PUT body only as a Node `Readable` (sent
  * chunked, through node-fetch's own pipe) and hands a GET body out through an
