@@ -534,9 +534,10 @@ describe("streaming", () => {
       const down = yield* peakGrowth(sha256(file.readStream()))
       assert.strictEqual(down.result.bytes, big)
       // Holding the file would take its 128 MiB; the chunks in flight (1 MiB each up, 64 KiB
-      // down, plus Node's and the kernel's turnover) stay far below that.
-      assert.isBelow(up.growthMiB, 40, "upload: peak growth of live memory (MiB)")
-      assert.isBelow(down.growthMiB, 40, "download: peak growth of live memory (MiB)")
+      // down, plus Node's and the kernel's turnover) stay far below that. Half the file is the
+      // bound: on 2 busy cores (other test files run alongside) more chunks are in flight at once.
+      assert.isBelow(up.growthMiB, 64, "upload: peak growth of live memory (MiB)")
+      assert.isBelow(down.growthMiB, 64, "download: peak growth of live memory (MiB)")
     }), 120_000)
 
   it.live("copy's fast paths to and from a local file: 128 MiB each way in constant memory, same bytes", () =>
