@@ -16,7 +16,6 @@ import type { JobDescription, JobId, Scheduler as SchedulerShape } from "@cerule
 import { Scheduler, Terminal } from "@cerulean/core"
 import type { SchedulerError } from "@cerulean/core/Scheduler"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -43,6 +42,7 @@ import {
 } from "./internal/directGnu.ts"
 import { jobBody, validateCommon } from "./internal/jobScript.ts"
 import { assemble } from "./internal/scheduler.ts"
+import type { SchedulerOptions } from "./SchedulerOptions.ts"
 import * as StatusPoller from "./StatusPoller.ts"
 
 /**
@@ -51,13 +51,7 @@ import * as StatusPoller from "./StatusPoller.ts"
  * @since 0.1.0
  * @category models
  */
-export interface DirectGnuOptions {
-  /** Shell text put before every command, as given. */
-  readonly prefix?: string | undefined
-  /** Pace of the shared status poller. */
-  readonly polling?: StatusPoller.PollerOptions | undefined
-  /** Time limit of one command (default 120 s). */
-  readonly commandTimeout?: Duration.Input | undefined
+export interface DirectGnuOptions extends SchedulerOptions {
   /** Absolute directory for job records on the terminal's machine (default `~/.cerulean/jobs`). */
   readonly jobsDirectory?: string | undefined
 }

@@ -41,6 +41,7 @@ import {
   slurmStatus,
   squeueCommand
 } from "./internal/slurm.ts"
+import type { SchedulerOptions } from "./SchedulerOptions.ts"
 import * as StatusPoller from "./StatusPoller.ts"
 
 /**
@@ -49,14 +50,7 @@ import * as StatusPoller from "./StatusPoller.ts"
  * @since 0.1.0
  * @category models
  */
-export interface SlurmOptions {
-  /** Shell text put before every scheduler command, as given (e.g. `module load slurm;`). */
-  readonly prefix?: string | undefined
-  /** Pace of the shared status poller. */
-  readonly polling?: StatusPoller.PollerOptions | undefined
-  /** Time limit of one scheduler command (default 120 s). */
-  readonly commandTimeout?: Duration.Input | undefined
-}
+export interface SlurmOptions extends SchedulerOptions {}
 
 /** After this many history lookups without any record, a job that was seen is reported done with no exit code. */
 const historyMissLimit = 5

@@ -12,7 +12,6 @@ import type { JobDescription, JobId, Scheduler as SchedulerShape } from "@cerule
 import { Scheduler, Shell, Terminal } from "@cerulean/core"
 import type { SchedulerError } from "@cerulean/core/Scheduler"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -40,6 +39,7 @@ import {
   type QstatRow,
   torqueInfo
 } from "./internal/torque.ts"
+import type { SchedulerOptions } from "./SchedulerOptions.ts"
 import * as StatusPoller from "./StatusPoller.ts"
 
 /**
@@ -48,13 +48,7 @@ import * as StatusPoller from "./StatusPoller.ts"
  * @since 0.1.0
  * @category models
  */
-export interface TorqueOptions {
-  /** Shell text put before every scheduler command, as given (e.g. `module load torque;`). */
-  readonly prefix?: string | undefined
-  /** Pace of the shared status poller. */
-  readonly polling?: StatusPoller.PollerOptions | undefined
-  /** Time limit of one scheduler command (default 120 s). */
-  readonly commandTimeout?: Duration.Input | undefined
+export interface TorqueOptions extends SchedulerOptions {
   /**
    * `"torque"` (`qstat -x` XML), `"pbspro"` (`qstat -f -F json -x`), `"minimal"`
    * (`qstat -f`, exit codes from markers only), or `"auto"` (default): ask

@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export { type DirectGnuOptions, DirectGnuScheduler } from "./DirectGnuScheduler.ts"
 /** @since 0.1.0 */
+export { type SchedulerOptions } from "./SchedulerOptions.ts"
+/** @since 0.1.0 */
 export { type SlurmOptions, SlurmScheduler } from "./SlurmScheduler.ts"
 /** @since 0.1.0 */
 export * as StatusPoller from "./StatusPoller.ts"
