@@ -30,6 +30,8 @@ import type {
 } from "ssh2"
 import * as KnownHosts from "../KnownHosts.ts"
 import * as SshError from "../SshError.ts"
+import * as Inbound from "./inbound.ts"
+import * as PacketPool from "./packetPool.ts"
 
 /** Options after defaults and validation. */
 export interface Settings {
@@ -273,7 +275,9 @@ const connectOnce = (
   id: number
 ): Effect.Effect<Connected, SshError.SshError> =>
   Effect.callback<Connected, SshError.SshError>((resume) => {
-    const socket = NodeNet.connect({ host: settings.host, port: settings.port })
+    const inbound = new Inbound.Inbound()
+    const socket = NodeNet.connect({ host: settings.host, port: settings.port, onread: inbound.onread })
+    inbound.attach(socket)
     // Without it every command waits for the peer's 40 ms delayed ACK (48 ms vs 2.5 ms per command).
     socket.setNoDelay(true)
     const client = new ssh2.Client()
@@ -307,6 +311,8 @@ const connectOnce = (
       cipher = negotiated.cs.cipher
     })
     client.once("ready", () => {
+      PacketPool.install(client, socket)
+      inbound.guard(client)
       settle(Effect.succeed({ live: { id, client, socket, lost }, decision, cipher }))
     })
     const config: ConnectConfig = {

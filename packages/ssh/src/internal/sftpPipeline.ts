@@ -377,7 +377,7 @@ export class PipelinedWriter {
     this.inflight++
     const data = Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength)
     lane.session.batch()
-    lane.session.sftp.write(lane.handle, data, 0, data.length, block.offset, (error) => {
+    lane.session.write(lane.handle, data, block.offset, (error) => {
       lane.inflight--
       this.inflight--
       if (error) {

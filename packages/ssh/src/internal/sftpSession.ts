@@ -13,6 +13,7 @@ import * as FileSystemError from "@cerulean/core/FileSystemError"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import type { SFTPWrapper, Stats } from "ssh2"
+import { SftpWire } from "./sftpWire.ts"
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7). */
 export const Status = {
@@ -137,9 +138,12 @@ export class Session {
   private corked = false
   private readonly closedHandles = new WeakSet<Buffer>()
   private readonly onClose = new Set<() => void>()
+  /** The allocation-free READ/WRITE path, when ssh2's internals allow it. */
+  private readonly wire: SftpWire | undefined
 
   constructor(sftp: SFTPWrapper) {
     this.sftp = sftp
+    this.wire = SftpWire.make(sftp)
     const extensions = internalField(sftp, "_extensions")
     const record: Record<string, string> = {}
     if (Predicate.isObject(extensions)) {
@@ -242,6 +246,15 @@ export class Session {
         remove()
       })
     })
+  }
+
+  /**
+   * Sends one WRITE of all of `data` (at most `maxWrite` bytes) at `offset`;
+   * `data` may be reused once this returns.
+   */
+  write(handle: Buffer, data: Buffer, offset: number, callback: (error: Error | null | undefined) => void): void {
+    if (this.wire !== undefined && data.length <= this.maxWrite) this.wire.write(handle, data, offset, callback)
+    else this.sftp.write(handle, data, 0, data.length, offset, callback)
   }
 
   stat(path: string): Effect.Effect<Stats, FileSystemError.FileSystemError> {

@@ -1,0 +1,109 @@
+/**
+ * Reads the connection's socket into one reused buffer.
+ *
+ * Node's sockets allocate a new buffer for every read (64 KiB each), 1 GiB
+ * per GiB downloaded, and V8 answers every ~64 MB of such external memory
+ * with a full collection of the heap (docs/sftp.md). Reading into a single
+ * buffer (`onread`) avoids that, but ssh2 decrypts packets in place and
+ * hands their payloads on as views of the buffer it was given: whatever
+ * keeps such a view (a channel's stream, a handle, key-exchange data) would
+ * see it overwritten by the next read. So:
+ *
+ * - until the connection is ready (version exchange, key exchange,
+ *   authentication) every read is copied before ssh2 sees it;
+ * - afterwards ssh2 gets views, and every decrypted payload is copied before
+ *   ssh2 handles it, except the data of a channel whose consumer copies it
+ *   out at once (an SFTP channel with its wire, see sftpWire.ts), which is
+ *   the bulk of a download.
+ *
+ * The payload check wraps ssh2's current decipher, which ssh2 replaces at
+ * every key exchange (hence the accessor on its protocol object). If
+ * anything is not as expected, reads stay copies.
+ *
+ * @internal
+ */
+import * as Predicate from "effect/Predicate"
+import type * as NodeNet from "node:net"
+import type { Client } from "ssh2"
+
+/** SSH_MSG_CHANNEL_DATA: `byte 94, uint32 recipient channel, string data`. */
+const CHANNEL_DATA = 94
+/** Bytes per socket read: several 32 KiB packets, so few of them straddle two reads. */
+const readSize = 256 * 1024
+
+/** The channel objects (ssh2's) whose incoming data is copied out synchronously by their consumer. */
+const copiedOut = new WeakSet<object>()
+
+/** Marks an ssh2 channel object as one whose data may arrive as a view of the read buffer. */
+export const copiesOut = (channel: object): void => {
+  copiedOut.add(channel)
+}
+
+interface Decipher {
+  _onPayload: (payload: Buffer) => unknown
+}
+
+const isDecipher = (u: unknown): u is Decipher =>
+  Predicate.hasProperty(u, "_onPayload") && typeof u._onPayload === "function"
+
+/** The reader of one connection: `onread` for `net.connect`, then `attach` to the socket and `guard` the client. */
+export class Inbound {
+  private readonly buffer = Buffer.allocUnsafe(readSize)
+  private socket: NodeNet.Socket | undefined = undefined
+  /** Whether ssh2 gets views of the buffer (only once every payload it keeps is copied). */
+  private views = false
+
+  /** The `onread` option of `net.connect`. */
+  readonly onread = {
+    buffer: this.buffer,
+    callback: (bytes: number, buffer: Uint8Array): boolean => {
+      const socket = this.socket
+      if (socket === undefined) return true
+      const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, bytes)
+      // ssh2 reads the socket through its 'data' listener, which `onread` bypasses
+      socket.emit("data", this.views ? chunk : Buffer.from(chunk))
+      return true
+    }
+  }
+
+  attach(socket: NodeNet.Socket): void {
+    this.socket = socket
+  }
+
+  /**
+   * Wraps the connected client's decipher so that payloads are copied unless
+   * they are data of a channel marked with `copiesOut`; from then on ssh2 is
+   * handed views of the read buffer.
+   */
+  guard(client: Client): void {
+    const protocol: unknown = Reflect.get(client, "_protocol")
+    const manager: unknown = Reflect.get(client, "_chanMgr")
+    const channels: unknown = Predicate.isObject(manager) ? Reflect.get(manager, "_channels") : undefined
+    if (!Predicate.isObject(protocol) || !Predicate.isObject(channels)) return
+    const current: unknown = Reflect.get(protocol, "_decipher")
+    if (!isDecipher(current)) return
+    const wrap = (decipher: Decipher) => {
+      const onPayload = decipher._onPayload
+      decipher._onPayload = (payload: Buffer) => {
+        const channel: unknown = payload.length >= 5 && payload[0] === CHANNEL_DATA
+          ? Reflect.get(channels, payload.readUInt32BE(1))
+          : undefined
+        return onPayload(Predicate.isObject(channel) && copiedOut.has(channel) ? payload : Buffer.from(payload))
+      }
+    }
+    wrap(current)
+    let decipher: unknown = current
+    Object.defineProperty(protocol, "_decipher", {
+      configurable: true,
+      enumerable: true,
+      get: () => decipher,
+      set: (next: unknown) => {
+        decipher = next
+        if (isDecipher(next)) wrap(next)
+        // a decipher of another shape could hand on views unchecked: copy every read from now on
+        else if (next !== undefined) this.views = false
+      }
+    })
+    this.views = true
+  }
+}
