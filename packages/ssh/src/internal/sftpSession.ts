@@ -248,6 +248,11 @@ export class Session {
     })
   }
 
+  /** Whether READ/WRITE data takes the allocation-free path (sftpWire.ts). */
+  get wired(): boolean {
+    return this.wire !== undefined
+  }
+
   /**
    * Sends one WRITE of all of `data` (at most `maxWrite` bytes) at `offset`;
    * `data` may be reused once this returns.

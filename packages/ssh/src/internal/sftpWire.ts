@@ -112,6 +112,8 @@ type Mode =
   | { readonly _tag: "Frame"; readonly frame: Buffer; filled: number }
   | { readonly _tag: "Passthrough" }
 
+const wires = new WeakMap<SFTPWrapper, SftpWire>()
+
 /**
  * The wire of one SFTP channel. `make` installs it (or returns `undefined`
  * when ssh2's internals are not as expected); from then on every byte the
@@ -130,11 +132,15 @@ export class SftpWire {
   }
 
   static make(sftp: SFTPWrapper): SftpWire | undefined {
+    // one wire per channel: a second would frame the first one's frames again
+    const existing = wires.get(sftp)
+    if (existing !== undefined) return existing
     const internals = internalsOf(sftp)
     if (internals === undefined) return undefined
     const wire = new SftpWire(sftp, internals)
     Reflect.set(sftp, "push", (data: Buffer | null) => wire.receive(data))
     Inbound.copiesOut(sftp)
+    wires.set(sftp, wire)
     return wire
   }
 
