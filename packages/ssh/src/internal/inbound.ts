@@ -14,7 +14,9 @@
  * - afterwards ssh2 gets views, and every decrypted payload is copied before
  *   ssh2 handles it, except the data of a channel whose consumer copies it
  *   out at once (an SFTP channel with its wire, see sftpWire.ts), which is
- *   the bulk of a download.
+ *   the bulk of a download;
+ * - after each read, whatever the decipher still holds of the buffer (the
+ *   body of a packet whose MAC is in the next read) is copied.
  *
  * The payload check wraps ssh2's current decipher, which ssh2 replaces at
  * every key exchange (hence the accessor on its protocol object). If
@@ -52,6 +54,8 @@ export class Inbound {
   private socket: NodeNet.Socket | undefined = undefined
   /** Whether ssh2 gets views of the buffer (only once every payload it keeps is copied). */
   private views = false
+  /** ssh2's current decipher, once guarded. */
+  private decipher: unknown = undefined
 
   /** The `onread` option of `net.connect`. */
   readonly onread = {
@@ -62,7 +66,25 @@ export class Inbound {
       const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, bytes)
       // ssh2 reads the socket through its 'data' listener, which `onread` bypasses
       socket.emit("data", this.views ? chunk : Buffer.from(chunk))
+      if (this.views) this.detach()
       return true
+    }
+  }
+
+  /**
+   * A decipher keeps the packet it is reading across reads (when its body
+   * ends a read and its MAC comes in the next one it keeps a view, not a
+   * copy): whatever it still holds of the buffer is copied before the next
+   * read overwrites it.
+   */
+  private detach(): void {
+    const decipher = this.decipher
+    if (!Predicate.isObject(decipher)) return
+    for (const key of Object.keys(decipher)) {
+      const value: unknown = Reflect.get(decipher, key)
+      if (value instanceof Uint8Array && value.buffer === this.buffer.buffer) {
+        Reflect.set(decipher, key, Buffer.isBuffer(value) ? Buffer.from(value) : new Uint8Array(value))
+      }
     }
   }
 
@@ -92,13 +114,13 @@ export class Inbound {
       }
     }
     wrap(current)
-    let decipher: unknown = current
+    this.decipher = current
     Object.defineProperty(protocol, "_decipher", {
       configurable: true,
       enumerable: true,
-      get: () => decipher,
+      get: () => this.decipher,
       set: (next: unknown) => {
-        decipher = next
+        this.decipher = next
         if (isDecipher(next)) wrap(next)
         // a decipher of another shape could hand on views unchecked: copy every read from now on
         else if (next !== undefined) this.views = false
