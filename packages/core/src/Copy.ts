@@ -650,6 +650,16 @@ const probeUmask = (fs: FileSystem, dir: string): Effect.Effect<number> =>
       )
     )
 
+/** What one file's transfer did. */
+interface Transferred {
+  /** Bytes written. */
+  bytes: number
+  /** The file was created with the mode asked for (its bits are that mode less the umask). */
+  modeSet: boolean
+  /** A fast path renamed it into place. */
+  renamed: boolean
+}
+
 /** Groups operations by depth, in the order given. */
 const byDepth = <A extends { readonly depth: number }>(ops: ReadonlyArray<A>): Array<Array<A>> => {
   const groups: Array<Array<A>> = []
@@ -693,28 +703,46 @@ const execute = (
     }
 
     // 2. Files, each written under a temporary name and renamed into place.
-    const transfer = (op: FileOp, temp: string, mode: number | undefined) => {
-      let counted = 0
+    /** Files moved by each fast path, logged once at the end rather than once per file. */
+    const fastUsed = new Map<string, number>()
+
+    /**
+     * Moves one file's data to `temp`. `renameTo`, given when nothing remains to be done to the file
+     * but its rename, lets a fast path rename it into place itself once it is complete.
+     */
+    const transfer = (
+      op: FileOp,
+      temp: string,
+      mode: number | undefined,
+      renameTo: string | undefined
+    ): Effect.Effect<Transferred, FileSystemError.FileSystemError> => {
+      const result: Transferred = { bytes: 0, modeSet: false, renamed: false }
       const options: TransferOptions = {
         chunkSize: opts.chunkSize,
         size: op.size,
         progressInterval: opts.progressInterval,
         onProgress: (bytes) => {
-          counted += bytes
+          result.bytes += bytes
           tracker.add(bytes)
         },
-        ...(mode !== undefined ? { mode } : {})
+        // a hook that created the file with the mode asked for gave it the bits writeStream would have
+        onCreatedWithMode: () => {
+          result.modeSet = true
+        },
+        onRenamed: () => {
+          result.renamed = true
+        },
+        ...(mode !== undefined ? { mode } : {}),
+        ...(renameTo !== undefined ? { renameTo } : {})
       }
       const fast = opts.fastPaths ? fastPath(src, dst, op.source, temp, options) : undefined
       if (fast !== undefined) {
-        return fast.effect.pipe(
-          Effect.tap(() => Effect.logDebug(`copy: used ${fast.kind}`).pipe(Effect.annotateLogs({ path: op.source }))),
-          Effect.map(() => {
-            // A hook that reported nothing moved the file as planned.
-            if (counted === 0 && op.size > 0) options.onProgress!(op.size)
-            return { bytes: counted, fast: true }
-          })
-        )
+        return Effect.map(fast.effect, () => {
+          fastUsed.set(fast.kind, (fastUsed.get(fast.kind) ?? 0) + 1)
+          // A hook that reported nothing moved the file as planned.
+          if (result.bytes === 0 && op.size > 0) options.onProgress!(op.size)
+          return result
+        })
       }
       // A small file is read in one chunk sized to it (plus one byte to see the end), not into a
       // buffer of the full chunk size: thousands of small files would otherwise churn memory.
@@ -722,40 +750,45 @@ const execute = (
       const data = src.readStream(op.source, { chunkSize }).pipe(
         Stream.tap((chunk) =>
           Effect.sync(() => {
-            counted += chunk.length
+            result.bytes += chunk.length
             tracker.add(chunk.length)
           })
         )
       )
-      return Effect.map(dst.writeStream(temp, data, mode !== undefined ? { mode } : {}), () => ({
-        bytes: counted,
-        fast: false
-      }))
+      return Effect.map(dst.writeStream(temp, data, mode !== undefined ? { mode } : {}), () => {
+        result.modeSet = true
+        return result
+      })
     }
 
-    const copyFile = (op: FileOp) =>
-      Effect.gen(function*() {
-        tracker.start(op.source)
-        const final = permissions ? finalMode(op.mode, 0o666) : undefined
-        // Without copyPermissions the final bits are within the umask's default, so the file
-        // can be created with them when they let the owner write; otherwise it is created
-        // owner-only and gets one chmod.
-        const createMode = final === undefined
-          ? undefined
-          : !opts.copyPermissions && (final & 0o600) === 0o600
-          ? final
-          : 0o600
-        const bytes = yield* withTemporary(dst, op.target, (temp) =>
-          Effect.gen(function*() {
-            const result = yield* transfer(op, temp, createMode)
-            if (final !== undefined && (result.fast || final !== createMode)) yield* dst.chmod(temp, final)
-            if (op.existing === "tree") yield* new Path(dst, op.target).rmdir({ recursive: true })
-            yield* dst.rename(temp, op.target)
-            return result.bytes
-          }))
-        tracker.finish(op.size, bytes)
-      })
+    const copyFile = (op: FileOp) => {
+      tracker.start(op.source)
+      const final = permissions ? finalMode(op.mode, 0o666) : undefined
+      // Without copyPermissions the final bits are within the umask's default, so the file
+      // can be created with them when they let the owner write; otherwise it is created
+      // owner-only and gets one chmod.
+      const createMode = final === undefined
+        ? undefined
+        : !opts.copyPermissions && (final & 0o600) === 0o600
+        ? final
+        : 0o600
+      // Only the rename is left after the transfer when no chmod follows and no directory is in the way.
+      const renameTo = final === createMode && op.existing !== "tree" ? op.target : undefined
+      return withTemporary(dst, op.target, (temp) =>
+        Effect.flatMap(transfer(op, temp, createMode, renameTo), (result) => {
+          if (result.renamed) return Effect.succeed(result.bytes)
+          let finish: Effect.Effect<void, FileSystemError.FileSystemError> = dst.rename(temp, op.target)
+          if (op.existing === "tree") {
+            finish = Effect.andThen(new Path(dst, op.target).rmdir({ recursive: true }), finish)
+          }
+          if (final !== undefined && (!result.modeSet || final !== createMode)) {
+            finish = Effect.andThen(dst.chmod(temp, final), finish)
+          }
+          return Effect.as(finish, result.bytes)
+        })).pipe(Effect.map((bytes) => tracker.finish(op.size, bytes)))
+    }
     yield* Effect.forEach(plan.files, copyFile, { concurrency, discard: true })
+    for (const [kind, files] of fastUsed) yield* Effect.logDebug(`copy: used ${kind} (${files} files)`)
 
     // 3. Links, made under a temporary name where something is to be replaced.
     yield* Effect.forEach(plan.links, (op) => {

@@ -96,10 +96,32 @@ export interface TransferOptions {
   /**
    * The permission bits to create the new file with (before the umask), as
    * {@link WriteStreamOptions.mode}. `copy` sets the final mode with one
-   * `chmod` afterwards, so a hook that cannot honour this (a server-side
-   * copy that clones the source's mode) still gives the right result.
+   * `chmod` afterwards unless the hook calls {@link onCreatedWithMode}, so a
+   * hook that cannot honour this (a server-side copy that clones the
+   * source's mode) still gives the right result.
    */
   readonly mode?: number | undefined
+  /**
+   * Called by a hook that created `to` new (an exclusive create, nothing
+   * was there) with {@link mode}, so that its permission bits are `mode`
+   * less the target's umask, as for a new file of `writeStream`. `copy` then
+   * spares its `chmod` when those are the final bits. A hook that truncated
+   * an existing file, or cannot tell, does not call it.
+   */
+  readonly onCreatedWithMode?: (() => void) | undefined
+  /**
+   * The file's final name, for a hook that can put the file there itself
+   * (saving its caller a request): once `to` is complete (created new with
+   * {@link mode}, every byte written and the file closed without error) the
+   * hook renames it to `renameTo` (replacing a non-directory there, as
+   * `rename`) and calls {@link onRenamed}. A hook that cannot, or whose
+   * rename fails, leaves `to` in place without an error, for the caller to
+   * rename (and report a failure). Never given for a file whose mode must
+   * still change after the transfer.
+   */
+  readonly renameTo?: string | undefined
+  /** Called by a hook that renamed the file to {@link renameTo}. */
+  readonly onRenamed?: (() => void) | undefined
   /** Preferred chunk size in bytes for a hook that moves data through the client. */
   readonly chunkSize?: number | undefined
   /**

@@ -935,7 +935,7 @@ describe("copy, fast paths", () => {
       const messages = lines.map((l) => String(l.message))
       const find = (re: RegExp) => lines.find((l) => re.test(String(l.message)))
       assert.isDefined(find(/^copy: 1 files \(12 bytes\), 1 directories, 0 links, 1 skipped$/), messages.join("\n"))
-      assert.isDefined(find(/^copy: used copyFile$/))
+      assert.isDefined(find(/^copy: used copyFile \(1 files\)$/))
       assert.strictEqual(find(/^copy: skipping broken link$/)?.annotations.path, "/t/broken")
       assert.strictEqual(find(/^copy: skipping broken link$/)?.annotations.source, "memory:/t")
       const removed = find(/^copy: removed the temporary file of an unfinished transfer$/)

@@ -93,6 +93,39 @@ export const makeHooks = (self: Internals) => {
     }))
   })
 
+  /**
+   * The largest file (exclusive) the small-file paths take, in each
+   * direction: learnt from the first channel leased (every channel talks to
+   * the same server), so larger files skip the attempt.
+   */
+  const smallLimit: { read: number | undefined; write: number | undefined } = { read: undefined, write: undefined }
+
+  /** What a small transfer reports to copy. */
+  const report = (small: SmallFile.SmallResult, options: TransferOptions | undefined) => {
+    if (small === "created" || small === "renamed") options?.onCreatedWithMode?.()
+    if (small === "renamed") options?.onRenamed?.()
+  }
+
+  /**
+   * A file smaller than one request, as one callback chain on one leased
+   * channel: no span and no stat per file (a tree of small files is bound by
+   * the client's work per file). "large" when it is not such a file.
+   */
+  const small = (
+    write: boolean,
+    size: number | undefined,
+    run: (session: Session, maxSize: number) => Effect.Effect<SmallFile.SmallResult, FileSystemError.FileSystemError>
+  ): Effect.Effect<SmallFile.SmallResult, FileSystemError.FileSystemError> => {
+    const limit = write ? smallLimit.write : smallLimit.read
+    if (size !== undefined && limit !== undefined && size >= limit) return Effect.succeed("large")
+    return Effect.scoped(Effect.flatMap(channels.lease(1), (sessions) => {
+      const maxSize = pipelineFor(sessions, tuning, write).requestSize
+      if (write) smallLimit.write = maxSize
+      else smallLimit.read = maxSize
+      return run(sessions[0]!, maxSize)
+    }))
+  }
+
   /** This file system's file to another: local (written directly) or another SFTP server. */
   const sendTo = (
     from: string,
@@ -103,7 +136,7 @@ export const makeHooks = (self: Internals) => {
     const peer = registry.get(target)
     if (target.protocol !== "local" && peer === undefined) return undefined
     const onProgress = progress(options)
-    return Effect.scoped(Effect.gen(function*() {
+    const general = Effect.scoped(Effect.gen(function*() {
       // copy's plan found a regular file of this size: its hint spares a stat (a file that changed since is
       // still read to its real end)
       const hint = options?.size
@@ -112,10 +145,19 @@ export const makeHooks = (self: Internals) => {
         : toFileInfo(yield* Effect.flatMap(channels.main, (main) => main.stat(from)))
       yield* backend.readable(from, info)
       const sessions = yield* channels.lease(stripesFor(tuning, info.size))
-      if (peer === undefined && info.type === "File") {
+      if (peer === undefined && info.type === "File" && hint === undefined) {
         const { requestSize } = pipelineFor(sessions, tuning, false)
-        const small = yield* SmallFile.download(sessions[0]!, from, info.size, to, options?.mode, requestSize, onProgress)
-        if (small === "done") return
+        const result = yield* SmallFile.download(
+          sessions[0]!,
+          from,
+          info.size,
+          to,
+          options?.mode,
+          requestSize,
+          onProgress,
+          options?.renameTo
+        )
+        if (result !== "large") return report(result, options)
       }
       const start = performance.now()
       if (peer === undefined) {
@@ -131,6 +173,17 @@ export const makeHooks = (self: Internals) => {
       }
       yield* logTransfer(peer === undefined ? "download" : "transfer", from, info.size, start, sessions.length)
     })).pipe(Effect.withSpan("SftpFileSystem.sendTo", { attributes: { from, to, target: target.protocol } }))
+    const hint = options?.size
+    if (peer !== undefined || hint === undefined) return general
+    return Effect.flatMap(
+      small(false, hint, (session, maxSize) =>
+        SmallFile.download(session, from, hint, to, options?.mode, maxSize, onProgress, options?.renameTo)),
+      (result) => {
+        if (result === "large") return general
+        report(result, options)
+        return Effect.void
+      }
+    )
   }
 
   /** A local file to this file system, read directly from disk. */
@@ -142,19 +195,9 @@ export const makeHooks = (self: Internals) => {
   ): Effect.Effect<void, FileSystemError.FileSystemError> | undefined => {
     if (source.protocol !== "local") return undefined
     const onProgress = progress(options)
-    return Effect.scoped(Effect.gen(function*() {
-      const [first] = yield* channels.lease(1)
-      const small = yield* SmallFile.upload(
-        first!,
-        from,
-        to,
-        options?.mode,
-        pipelineFor([first!], tuning, true).requestSize,
-        onProgress
-      )
-      if (small === "done") return
+    const general = Effect.scoped(Effect.gen(function*() {
       const local = yield* LocalFile.openSource(from)
-      const sessions = local.size >= tuning.stripeSize ? yield* channels.lease(tuning.stripes) : [first!]
+      const sessions = yield* channels.lease(local.size >= tuning.stripeSize ? tuning.stripes : 1)
       const start = performance.now()
       const { maxRequests, requestSize } = pipelineFor(sessions, tuning, true)
       // each read buffer comes back once its write is acknowledged: a bounded set of them for the whole file
@@ -169,6 +212,15 @@ export const makeHooks = (self: Internals) => {
       )
       yield* logTransfer("upload", to, local.size, start, sessions.length)
     })).pipe(Effect.withSpan("SftpFileSystem.receiveFrom", { attributes: { from, to } }))
+    return Effect.flatMap(
+      small(true, options?.size, (session, maxSize) =>
+        SmallFile.upload(session, from, to, options?.mode, maxSize, onProgress, options?.renameTo)),
+      (result) => {
+        if (result === "large") return general
+        report(result, options)
+        return Effect.void
+      }
+    )
   }
 
   return {
