@@ -16,7 +16,10 @@
  *   out at once (an SFTP channel with its wire, see sftpWire.ts), which is
  *   the bulk of a download;
  * - after each read, whatever the decipher still holds of the buffer (the
- *   body of a packet whose MAC is in the next read) is copied.
+ *   body of a packet whose MAC is in the next read) is copied;
+ * - with AES-GCM (ssh2's choice where the CPU has AES instructions), reads
+ *   are handed on in whole packets, the incomplete last one kept for the
+ *   next read, so ssh2 never has to gather a packet in a buffer of its own.
  *
  * The payload check wraps ssh2's current decipher, which ssh2 replaces at
  * every key exchange (hence the accessor on its protocol object). If
@@ -30,8 +33,10 @@ import type { Client } from "ssh2"
 
 /** SSH_MSG_CHANNEL_DATA: `byte 94, uint32 recipient channel, string data`. */
 const CHANNEL_DATA = 94
-/** Bytes per socket read: several 32 KiB packets, so few of them straddle two reads. */
+/** Bytes per socket read: several 32 KiB packets. */
 const readSize = 256 * 1024
+/** The authentication tag after each AES-GCM packet (RFC 5647). */
+const gcmTagLength = 16
 
 /** The channel objects (ssh2's) whose incoming data is copied out synchronously by their consumer. */
 const copiedOut = new WeakSet<object>()
@@ -48,6 +53,15 @@ interface Decipher {
 const isDecipher = (u: unknown): u is Decipher =>
   Predicate.hasProperty(u, "_onPayload") && typeof u._onPayload === "function"
 
+/**
+ * Whether ssh2's decipher is its AES-GCM one (native binding) and sits
+ * between two packets, so the next byte it gets starts a packet.
+ */
+const isBetweenGcmPackets = (decipher: unknown): boolean =>
+  Predicate.isObject(decipher) && decipher.constructor.name === "AESGCMDecipherBinding" &&
+  Reflect.get(decipher, "_lenBytes") === 0 && Reflect.get(decipher, "_pktLen") === 0 &&
+  Reflect.get(decipher, "_tagPos") === 0 && Reflect.get(decipher, "_packet") === null
+
 /** The reader of one connection: `onread` for `net.connect`, then `attach` to the socket and `guard` the client. */
 export class Inbound {
   private readonly buffer = Buffer.allocUnsafe(readSize)
@@ -57,18 +71,59 @@ export class Inbound {
   /** ssh2's current decipher, once guarded. */
   private decipher: unknown = undefined
 
-  /** The `onread` option of `net.connect`. */
+  /** Bytes of an incomplete packet kept at the start of the buffer for the next read (when framing). */
+  private carry = 0
+  /**
+   * Whether reads are handed on in whole packets: possible with AES-GCM,
+   * whose packet lengths are not encrypted, once its decipher is between two
+   * packets. ssh2 then never sees a packet cut by a read, which it would
+   * copy into a buffer of its own.
+   */
+  private framing = false
+
+  /** The `onread` option of `net.connect`: each read goes after the incomplete packet kept from the last. */
   readonly onread = {
-    buffer: this.buffer,
-    callback: (bytes: number, buffer: Uint8Array): boolean => {
-      const socket = this.socket
-      if (socket === undefined) return true
-      const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, bytes)
-      // ssh2 reads the socket through its 'data' listener, which `onread` bypasses
-      socket.emit("data", this.views ? chunk : Buffer.from(chunk))
-      if (this.views) this.detach()
+    buffer: (): Uint8Array => this.buffer.subarray(this.carry),
+    callback: (bytes: number): boolean => {
+      this.receive(bytes)
       return true
     }
+  }
+
+  /** The buffer reads land in (for tests). */
+  get readBuffer(): Buffer {
+    return this.buffer
+  }
+
+  private receive(bytes: number): void {
+    const socket = this.socket
+    if (socket === undefined) return
+    const total = this.carry + bytes
+    const end = this.framing ? this.wholePackets(total) : total
+    if (end > 0) {
+      const chunk = this.buffer.subarray(0, end)
+      // ssh2 reads the socket through its 'data' listener, which `onread` bypasses
+      socket.emit("data", this.views ? chunk : Buffer.from(chunk))
+    }
+    this.buffer.copyWithin(0, end, total)
+    this.carry = total - end
+    if (this.views) {
+      this.detach()
+      this.framing = isBetweenGcmPackets(this.decipher)
+    }
+  }
+
+  /** Where the last whole AES-GCM packet among the first `total` bytes ends. */
+  private wholePackets(total: number): number {
+    let end = 0
+    while (total - end >= 4) {
+      const size = 4 + this.buffer.readUInt32BE(end) + gcmTagLength
+      // a packet larger than the buffer cannot be gathered here: ssh2 gathers it
+      if (size > this.buffer.length) return total
+      if (end + size > total) break
+      end += size
+    }
+    return end
   }
 
   /**
@@ -123,7 +178,10 @@ export class Inbound {
         this.decipher = next
         if (isDecipher(next)) wrap(next)
         // a decipher of another shape could hand on views unchecked: copy every read from now on
-        else if (next !== undefined) this.views = false
+        else if (next !== undefined) {
+          this.views = false
+          this.framing = false
+        }
       }
     })
     this.views = true
