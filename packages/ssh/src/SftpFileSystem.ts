@@ -42,7 +42,11 @@ export interface SftpFileSystemOptions {
    * (the size every SFTP server accepts).
    */
   readonly requestSize?: number | undefined
-  /** Requests outstanding per channel and transfer. Default: enough for 2 MiB in flight, at least 8. */
+  /**
+   * Requests outstanding per channel and transfer. Default: enough for 2 MiB
+   * in flight per channel and 4 MiB per transfer striped over several
+   * channels, at least 4.
+   */
   readonly maxRequests?: number | undefined
   /**
    * SFTP channels (one SFTP server process each) this file system may have

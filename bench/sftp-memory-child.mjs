@@ -5,7 +5,12 @@
  * copies one file up or down, samples its own resident set size every 10 ms
  * and prints the figures as one JSON line.
  *
- *   node bench/sftp-memory-child.ts up|down <from> <to>
+ * It is plain JavaScript so that, run with `--conditions=cerulean-compiled`,
+ * it loads the packages' compiled `dist/` (what an installed package runs)
+ * and nothing makes Node load its TypeScript stripper; without that
+ * condition it loads the TypeScript sources, as the tests do.
+ *
+ *   node [--conditions=cerulean-compiled] bench/sftp-memory-child.mjs up|down <from> <to>
  */
 import { copyAll } from "@cerulean/core/Copy"
 import { PubKeyCredential } from "@cerulean/core/Credential"
@@ -36,8 +41,8 @@ const program = Effect.gen(function*() {
   const terminal = yield* SshTerminal.make({ host: tb.sshHost, port: tb.sshPort, credential, knownHosts: tb.knownHosts })
   const sftp = yield* SftpFileSystem.make(terminal)
   yield* direction === "up"
-    ? copyAll(local.path(from!), sftp.path(to!))
-    : copyAll(sftp.path(from!), local.path(to!))
+    ? copyAll(local.path(from), sftp.path(to))
+    : copyAll(sftp.path(from), local.path(to))
   return (performance.now() - start) / 1000
 }).pipe(Effect.scoped, Effect.provide(LocalFileSystem.layer))
 
