@@ -16,8 +16,7 @@
  * included); Cerulean runs in a child process of its own and is timed from
  * before `SshTerminal.make` (connect, auth, SFTP channel) to the end of the
  * copy (Node's start-up and the loading of the libraries are not counted,
- * the connection is). It runs twice for A: with Node's defaults and with
- * `--max-semi-space-size=1`. "busy" is the machine-wide non-idle cores
+ * the connection is), with Node's defaults. "busy" is the machine-wide non-idle cores
  * during the run, out of 2.0 on the project's machines: other work on the
  * machine shows there.
  *
@@ -71,12 +70,6 @@ const localBase = NodePath.join(import.meta.dirname, ".work", `sftp-${process.pi
 
 /** Cerulean's copy options for the tree (files in flight at once). */
 const treeOptions: CopyOptions = { concurrency: 32 }
-
-/**
- * A young generation of 1 MiB: V8 then frees the transfer's short-lived buffers (ssh2 allocates one per
- * packet) in cheap scavenges instead of in full collections of the whole heap (see docs/sftp.md).
- */
-const semiSpace = ["--max-semi-space-size=1"]
 
 // ------------------------------------------------------------------ helpers
 
@@ -150,15 +143,15 @@ const rsync = (from: string, to: string) =>
 const remote = (path: string) => `${user}@${host}:${path}`
 
 /**
- * Cerulean, in a child process of its own (`node [nodeFlags] bench/sftp.ts --child ...`): it connects,
+ * Cerulean, in a child process of its own (`node bench/sftp.ts --child ...`): it connects,
  * opens the SFTP file system and copies, and reports the seconds from before the connect to the end of
  * the copy (Node's own start-up and the loading of the libraries are not counted; the connection is).
  */
-const cerulean = (direction: "up" | "down", from: string, to: string, tree: boolean, nodeFlags: ReadonlyArray<string> = []) =>
+const cerulean = (direction: "up" | "down", from: string, to: string, tree: boolean) =>
   Effect.sync(() => {
     const r = ChildProcess.spawnSync(
       process.execPath,
-      [...nodeFlags, import.meta.filename, "--child", direction, from, to, tree ? "tree" : "file"],
+      [import.meta.filename, "--child", direction, from, to, tree ? "tree" : "file"],
       { encoding: "utf8" }
     )
     if (r.status !== 0) throw new Error(`cerulean ${direction} failed: ${r.stderr}`)
@@ -291,14 +284,12 @@ const main = Effect.gen(function*() {
     rows.push(...yield* workload("A up", "up", localFile, up, false, bytes, [
       ["sftp -b put", sftpBatch(`put ${localFile} ${up}\n`)],
       ["scp", scp(localFile, remote(up), false)],
-      ["cerulean copy", cerulean("up", localFile, up, false)],
-      ["cerulean, node --max-semi-space-size=1", cerulean("up", localFile, up, false, semiSpace)]
+      ["cerulean copy", cerulean("up", localFile, up, false)]
     ], terminal))
     rows.push(...yield* workload("A down", "down", remoteFile, down, false, bytes, [
       ["sftp -b get", sftpBatch(`get ${remoteFile} ${down}\n`)],
       ["scp", scp(remote(remoteFile), down, false)],
-      ["cerulean copy", cerulean("down", remoteFile, down, false)],
-      ["cerulean, node --max-semi-space-size=1", cerulean("down", remoteFile, down, false, semiSpace)]
+      ["cerulean copy", cerulean("down", remoteFile, down, false)]
     ], terminal))
     NFS.rmSync(localFile)
     yield* Effect.orDie(terminal.run("rm -f -- " + Shell.quote(remoteFile)))
