@@ -130,6 +130,108 @@ const rmdir = (path: string): Effect.Effect<void, Error> =>
     NFS.rmdir(path, (error) => resume(error ? Effect.fail(error) : Effect.void))
   })
 
+const typeOfStats = (stats: NFS.Stats): EntryType | undefined =>
+  stats.isFile()
+    ? "File"
+    : stats.isDirectory()
+    ? "Directory"
+    : stats.isSymbolicLink()
+    ? "SymbolicLink"
+    : stats.isBlockDevice()
+    ? "BlockDevice"
+    : stats.isCharacterDevice()
+    ? "CharacterDevice"
+    : stats.isFIFO()
+    ? "Fifo"
+    : stats.isSocket()
+    ? "Socket"
+    : undefined
+
+/** Entries whose `lstat` is in flight at once while a directory is listed. */
+const listingConcurrency = 16
+
+/**
+ * The entries of a directory with their `lstat` information, as one callback
+ * chain: a tree of small files is listed entry by entry, and an effect per
+ * entry (effect's `lstat` builds a dozen values per call) cost more than the
+ * `lstat` itself.
+ */
+const listDirectory = (path: string): Effect.Effect<Array<FileSystem.DirectoryEntry>, FileSystemError.FileSystemError> =>
+  Effect.callback<Array<FileSystem.DirectoryEntry>, FileSystemError.FileSystemError>((resume) => {
+    let stopped = false
+    NFS.readdir(path, (error, names) => {
+      if (stopped) return
+      if (error) return resume(Effect.fail(toError("readDirectory", path)(error)))
+      const found: Array<FileSystem.DirectoryEntry | undefined> = new Array(names.length)
+      let next = 0
+      let pending = 0
+      const fail = (e: FileSystemError.FileSystemError) => {
+        stopped = true
+        resume(Effect.fail(e))
+      }
+      const start = (): void => {
+        while (!stopped && pending < listingConcurrency && next < names.length) {
+          const index = next++
+          const name = names[index]!
+          const child = path === "/" ? `/${name}` : `${path}/${name}`
+          pending++
+          NFS.lstat(child, (statError, stats) => {
+            pending--
+            if (stopped) return
+            if (statError) {
+              // An entry removed between the listing and its lstat is simply no longer there.
+              if (statError.code !== "ENOENT") {
+                const e = toError("lstat", child)(statError)
+                // A directory without search permission lists its names but cannot stat them.
+                return fail(
+                  e.reason._tag === "PermissionDenied"
+                    ? FileSystemError.make("PermissionDenied", {
+                      path,
+                      operation: "readDirectory",
+                      description: e.reason.description,
+                      cause: e
+                    })
+                    : e
+                )
+              }
+            } else {
+              const type = typeOfStats(stats)
+              if (type === undefined) {
+                return fail(FileSystemError.make("Io", {
+                  path: child,
+                  operation: "lstat",
+                  description: `unknown entry type (mode 0o${stats.mode.toString(8)})`
+                }))
+              }
+              found[index] = {
+                name,
+                info: {
+                  type,
+                  size: stats.size,
+                  mode: stats.mode & Permission.mask,
+                  uid: stats.uid,
+                  gid: stats.gid,
+                  mtime: stats.mtime,
+                  atime: stats.atime
+                }
+              }
+            }
+            if (pending === 0 && next === names.length) {
+              stopped = true
+              return resume(Effect.succeed(found.filter((e) => e !== undefined)))
+            }
+            start()
+          })
+        }
+      }
+      if (names.length === 0) return resume(Effect.succeed([]))
+      start()
+    })
+    return Effect.sync(() => {
+      stopped = true
+    })
+  })
+
 /**
  * The local file system as a service. Its shape is the generic `FileSystem`;
  * `LocalFileSystem.layer` provides this tag and `FileSystem` from one instance.
@@ -178,25 +280,7 @@ export class LocalFileSystem extends Context.Service<LocalFileSystem, FileSystem
 
       const readDirectory = Effect.fn("LocalFileSystem.readDirectory")(
         function*(path: string) {
-          const names = yield* Effect.mapError(efs.readDirectory(path), toError("readDirectory", path))
-          const entries = yield* Effect.forEach(names, (name) => {
-            const child = path === "/" ? `/${name}` : `${path}/${name}`
-            return lstat(child).pipe(
-              Effect.map((info) => Option.some<FileSystem.DirectoryEntry>({ name, info })),
-              // An entry removed between the listing and its lstat is simply no longer there.
-              Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(Option.none())),
-              // A directory without search permission lists its names but cannot stat them.
-              Effect.mapError((e) =>
-                e.reason._tag === "PermissionDenied" ? FileSystemError.make("PermissionDenied", {
-                  path,
-                  operation: "readDirectory",
-                  description: e.reason.description,
-                  cause: e
-                }) : e
-              )
-            )
-          }, { concurrency: 16 })
-          return entries.flatMap((e) => Option.isSome(e) ? [e.value] : [])
+          return yield* listDirectory(path)
         }
       )
 

@@ -187,6 +187,26 @@ export class Channels {
     }))
   }
 
+  /**
+   * The least busy channel, picked without the lock when no channel would be
+   * opened or dropped: every open channel is busy and no more may be opened,
+   * or one is idle. A tree of small files leases a channel per file, and
+   * waiting for the lock each time cost more than the file's own requests.
+   */
+  private pickOpen(count: number): Array<Entry> | undefined {
+    const main = this.openMain
+    if (count !== 1 || main === undefined) return undefined
+    let best = main
+    for (const e of this.extras) {
+      if (e.session.closed) return undefined
+      if (e.users < best.users) best = e
+    }
+    if (best.users > 0 && 1 + this.extras.length < this.max) return undefined
+    best.users++
+    best.generation++
+    return [best]
+  }
+
   private release(entries: ReadonlyArray<Entry>): Effect.Effect<void> {
     return Effect.suspend(() => {
       const idle: Array<Entry> = []
@@ -221,7 +241,13 @@ export class Channels {
    */
   lease(count: number): Effect.Effect<ReadonlyArray<Session>, FileSystemError.FileSystemError, Scope.Scope> {
     return Effect.map(
-      Effect.acquireRelease(this.pick(Math.max(1, count)), (entries) => this.release(entries)),
+      Effect.acquireRelease(
+        Effect.suspend(() => {
+          const now = this.pickOpen(Math.max(1, count))
+          return now !== undefined ? Effect.succeed(now) : this.pick(Math.max(1, count))
+        }),
+        (entries) => this.release(entries)
+      ),
       (entries) => entries.map((e) => e.session)
     )
   }

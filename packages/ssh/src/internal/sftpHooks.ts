@@ -136,7 +136,7 @@ export const makeHooks = (self: Internals) => {
     const peer = registry.get(target)
     if (target.protocol !== "local" && peer === undefined) return undefined
     const onProgress = progress(options)
-    const general = Effect.scoped(Effect.gen(function*() {
+    const general = () => Effect.scoped(Effect.gen(function*() {
       // copy's plan found a regular file of this size: its hint spares a stat (a file that changed since is
       // still read to its real end)
       const hint = options?.size
@@ -174,12 +174,12 @@ export const makeHooks = (self: Internals) => {
       yield* logTransfer(peer === undefined ? "download" : "transfer", from, info.size, start, sessions.length)
     })).pipe(Effect.withSpan("SftpFileSystem.sendTo", { attributes: { from, to, target: target.protocol } }))
     const hint = options?.size
-    if (peer !== undefined || hint === undefined) return general
+    if (peer !== undefined || hint === undefined) return general()
     return Effect.flatMap(
       small(false, hint, (session, maxSize) =>
         SmallFile.download(session, from, hint, to, options?.mode, maxSize, onProgress, options?.renameTo)),
       (result) => {
-        if (result === "large") return general
+        if (result === "large") return general()
         report(result, options)
         return Effect.void
       }
@@ -195,7 +195,7 @@ export const makeHooks = (self: Internals) => {
   ): Effect.Effect<void, FileSystemError.FileSystemError> | undefined => {
     if (source.protocol !== "local") return undefined
     const onProgress = progress(options)
-    const general = Effect.scoped(Effect.gen(function*() {
+    const general = () => Effect.scoped(Effect.gen(function*() {
       const local = yield* LocalFile.openSource(from)
       const sessions = yield* channels.lease(local.size >= tuning.stripeSize ? tuning.stripes : 1)
       const start = performance.now()
@@ -216,7 +216,7 @@ export const makeHooks = (self: Internals) => {
       small(true, options?.size, (session, maxSize) =>
         SmallFile.upload(session, from, to, options?.mode, maxSize, onProgress, options?.renameTo)),
       (result) => {
-        if (result === "large") return general
+        if (result === "large") return general()
         report(result, options)
         return Effect.void
       }
