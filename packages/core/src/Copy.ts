@@ -308,7 +308,7 @@ interface LinkOp {
 
 interface Plan {
   readonly dirs: Array<DirOp>
-  readonly files: Array<FileOp>
+  files: Array<FileOp>
   readonly links: Array<LinkOp>
   skipped: number
   bytes: number
@@ -540,6 +540,30 @@ const visitDir = (
     )
   })
 
+/**
+ * The files in path order within each directory, taken from the directories
+ * in turn: the files in flight at once land in different directories, so
+ * their creations do not wait on each other for one directory's lock (a
+ * file system serializes the entries made in one directory).
+ */
+const interleave = (files: Array<FileOp>): Array<FileOp> => {
+  const byDirectory = new Map<string, Array<FileOp>>()
+  for (const op of files) {
+    const dir = op.target.slice(0, op.target.lastIndexOf("/"))
+    const group = byDirectory.get(dir)
+    if (group === undefined) byDirectory.set(dir, [op])
+    else group.push(op)
+  }
+  if (byDirectory.size < 2) return files
+  let groups = [...byDirectory.values()]
+  const out: Array<FileOp> = []
+  for (let i = 0; groups.length > 0; i++) {
+    for (const group of groups) out.push(group[i]!)
+    groups = groups.filter((group) => group.length > i + 1)
+  }
+  return out
+}
+
 const makePlan = (
   src: FileSystem,
   dst: FileSystem,
@@ -579,6 +603,7 @@ const makePlan = (
     const byPath = (a: { readonly source: string }, b: { readonly source: string }) =>
       a.source < b.source ? -1 : a.source > b.source ? 1 : 0
     plan.files.sort(byPath)
+    plan.files = interleave(plan.files)
     plan.links.sort(byPath)
     plan.dirs.sort((a, b) => a.depth - b.depth || byPath(a, b))
     return { plan, target: t }
