@@ -387,6 +387,18 @@ const decide = (
   }
 }
 
+/**
+ * The entry `name` of a listing inside the normalized absolute `dir`: a
+ * listing's names are single segments, so no normalization is needed (a tree
+ * of many files joins three paths per entry).
+ */
+const child = (dir: string, name: string): string =>
+  name.includes("/") || name === "." || name === ".." || name === ""
+    ? posix.join(dir, name)
+    : dir === "/"
+    ? `/${name}`
+    : `${dir}/${name}`
+
 /** The tree root (the innermost, if they nest) that `path` lies in, if any. */
 const rootOf = (roots: ReadonlyArray<Root>, path: string): Root | undefined => {
   let best: Root | undefined
@@ -512,13 +524,13 @@ const visitDir = (
       }
       yield* visit(
         ctx,
-        posix.join(source, entry.name),
+        child(source, entry.name),
         entry.info,
-        posix.join(target, entry.name),
+        child(target, entry.name),
         targetEntries.get(entry.name),
         depth + 1,
         false,
-        posix.join(real, entry.name),
+        child(real, entry.name),
         inside
       )
     }
@@ -527,13 +539,13 @@ const visitDir = (
       (entry) =>
         visit(
           ctx,
-          posix.join(source, entry.name),
+          child(source, entry.name),
           entry.info,
-          posix.join(target, entry.name),
+          child(target, entry.name),
           targetEntries.get(entry.name),
           depth + 1,
           false,
-          posix.join(real, entry.name),
+          child(real, entry.name),
           inside
         ),
       { concurrency: "unbounded", discard: true }
@@ -612,7 +624,9 @@ const makePlan = (
 // ---------------------------------------------------------------- execute
 
 /** UTF-8 length of a string, for the 255-byte name limit. */
-const utf8Length = (s: string): number => new TextEncoder().encode(s).length
+const utf8Length = (s: string): number => (ascii.test(s) ? s.length : new TextEncoder().encode(s).length)
+
+const ascii = /^[\x00-\x7f]*$/
 
 /**
  * A hidden, unique name next to `target`: `.<name>.cerulean-<random>.tmp`,
@@ -621,10 +635,12 @@ const utf8Length = (s: string): number => new TextEncoder().encode(s).length
 const temporaryName = (target: string): Effect.Effect<string> =>
   Effect.map(Random.nextIntBetween(0, 36 ** 8), (n) => {
     const suffix = `.cerulean-${n.toString(36).padStart(8, "0")}.tmp`
-    let name = posix.basename(target)
+    // target is absolute and normalized (a plan's path): its name follows the last slash
+    const slash = target.lastIndexOf("/")
+    let name = target.slice(slash + 1)
     const budget = 255 - 1 - suffix.length
     while (utf8Length(name) > budget) name = Array.from(name).slice(0, -1).join("")
-    return posix.join(posix.dirname(target), `.${name}${suffix}`)
+    return `${slash === 0 ? "" : target.slice(0, slash)}/.${name}${suffix}`
   })
 
 /** An error about a temporary file reported against the target it stands for. */
@@ -729,7 +745,7 @@ const execute = (
 
     // 2. Files, each written under a temporary name and renamed into place.
     /** Files moved by each fast path, logged once at the end rather than once per file. */
-    const fastUsed = new Map<string, number>()
+    const fastUsed = new Map<FastPath, number>()
 
     /**
      * Moves one file's data to `temp`. `renameTo`, given when nothing remains to be done to the file
@@ -813,7 +829,9 @@ const execute = (
         })).pipe(Effect.map((bytes) => tracker.finish(op.size, bytes)))
     }
     yield* Effect.forEach(plan.files, copyFile, { concurrency, discard: true })
-    for (const [kind, files] of fastUsed) yield* Effect.logDebug(`copy: used ${kind} (${files} files)`)
+    for (const [kind, files] of fastUsed) {
+      yield* Effect.logDebug(`copy: used ${describeFastPath(kind, src, dst)} (${files} files)`)
+    }
 
     // 3. Links, made under a temporary name where something is to be replaced.
     yield* Effect.forEach(plan.links, (op) => {
@@ -845,16 +863,26 @@ const fastPath = (
   from: string,
   to: string,
   options: TransferOptions
-): { readonly kind: string; readonly effect: Effect.Effect<void, FileSystemError.FileSystemError> } | undefined => {
+): { readonly kind: FastPath; readonly effect: Effect.Effect<void, FileSystemError.FileSystemError> } | undefined => {
   if (src.equals(dst) && src.copyFile !== undefined && dst.copyFile !== undefined) {
     return { kind: "copyFile", effect: src.copyFile(from, to, options) }
   }
   const send = src.sendTo?.(from, dst, to, options)
-  if (send !== undefined) return { kind: `${src.protocol} sendTo ${dst.protocol}`, effect: send }
+  if (send !== undefined) return { kind: "sendTo", effect: send }
   const receive = dst.receiveFrom?.(src, from, to, options)
-  if (receive !== undefined) return { kind: `${dst.protocol} receiveFrom ${src.protocol}`, effect: receive }
+  if (receive !== undefined) return { kind: "receiveFrom", effect: receive }
   return undefined
 }
+
+type FastPath = "copyFile" | "sendTo" | "receiveFrom"
+
+/** How the Debug log names a fast path. */
+const describeFastPath = (kind: FastPath, src: FileSystem, dst: FileSystem): string =>
+  kind === "copyFile"
+    ? "copyFile"
+    : kind === "sendTo"
+    ? `${src.protocol} sendTo ${dst.protocol}`
+    : `${dst.protocol} receiveFrom ${src.protocol}`
 
 // -------------------------------------------------------------------- api
 

@@ -235,19 +235,35 @@ export class Channels {
     })
   }
 
+  private acquire(count: number): Effect.Effect<Array<Entry>, FileSystemError.FileSystemError> {
+    return Effect.suspend(() => {
+      const now = this.pickOpen(Math.max(1, count))
+      return now !== undefined ? Effect.succeed(now) : this.pick(Math.max(1, count))
+    })
+  }
+
+  /**
+   * Runs `use` with `count` leased channels (as {@link lease}, without a
+   * scope: one file of a tree of small files is over in a few callbacks).
+   */
+  withLease<A, E>(
+    count: number,
+    use: (sessions: ReadonlyArray<Session>) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | FileSystemError.FileSystemError> {
+    return Effect.acquireUseRelease(
+      this.acquire(count),
+      (entries) => use(entries.map((e) => e.session)),
+      (entries) => this.release(entries)
+    )
+  }
+
   /**
    * Leases `count` channels (distinct where the limit allows, at least one)
    * for the caller's scope.
    */
   lease(count: number): Effect.Effect<ReadonlyArray<Session>, FileSystemError.FileSystemError, Scope.Scope> {
     return Effect.map(
-      Effect.acquireRelease(
-        Effect.suspend(() => {
-          const now = this.pickOpen(Math.max(1, count))
-          return now !== undefined ? Effect.succeed(now) : this.pick(Math.max(1, count))
-        }),
-        (entries) => this.release(entries)
-      ),
+      Effect.acquireRelease(this.acquire(count), (entries) => this.release(entries)),
       (entries) => entries.map((e) => e.session)
     )
   }

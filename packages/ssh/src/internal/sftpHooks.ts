@@ -118,12 +118,12 @@ export const makeHooks = (self: Internals) => {
   ): Effect.Effect<SmallFile.SmallResult, FileSystemError.FileSystemError> => {
     const limit = write ? smallLimit.write : smallLimit.read
     if (size !== undefined && limit !== undefined && size >= limit) return Effect.succeed("large")
-    return Effect.scoped(Effect.flatMap(channels.lease(1), (sessions) => {
+    return channels.withLease(1, (sessions) => {
       const maxSize = pipelineFor(sessions, tuning, write).requestSize
       if (write) smallLimit.write = maxSize
       else smallLimit.read = maxSize
       return run(sessions[0]!, maxSize)
-    }))
+    })
   }
 
   /** This file system's file to another: local (written directly) or another SFTP server. */
