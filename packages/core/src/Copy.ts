@@ -679,15 +679,15 @@ const withTemporary = <A, E>(
  * with mode 0o777 next to the target. The creation is the (uninterruptible)
  * acquisition, so an interruption cannot slip between it and the removal.
  */
-const probeUmask = (fs: FileSystem, dir: string): Effect.Effect<number> =>
+const probeUmask = (fs: FileSystem, dir: string): Effect.Effect<number | undefined> =>
   Effect.flatMap(temporaryName(posix.join(dir, "umask")), (probe) =>
     Effect.acquireUseRelease(
       Effect.as(fs.makeDirectory(probe, 0o777), probe),
-      (p) => Effect.map(fs.stat(p), (info) => 0o777 & ~info.mode),
+      (p) => Effect.map(fs.stat(p), (info): number | undefined => 0o777 & ~info.mode),
       (p) => Effect.ignore(fs.removeDirectory(p))
     )).pipe(
       Effect.catchCause((cause) =>
-        Effect.as(Effect.logDebug("copy: could not learn the target's umask, assuming 022", cause), 0o022)
+        Effect.as(Effect.logDebug("copy: could not learn the target's umask, assuming 022", cause), undefined)
       )
     )
 
@@ -724,7 +724,11 @@ const execute = (
     const permissions = dst.features.permissions
     const needsUmask = permissions && !opts.copyPermissions &&
       (plan.files.length > 0 || plan.dirs.some((d) => d.mode !== undefined))
-    const umask = needsUmask ? yield* probeUmask(dst, posix.dirname(target)) : 0o022
+    const learnt = needsUmask ? yield* probeUmask(dst, posix.dirname(target)) : undefined
+    const umask = learnt ?? 0o022
+    // A fast path's "created with the mode asked for" gives the final bits only if the umask is the one learnt
+    // (without copyPermissions the final bits leave out the umask's); otherwise every file gets its chmod.
+    const umaskKnown = learnt !== undefined
     const concurrency = opts.concurrency
 
     /** The final bits of a new entry: the source's, or the target's default AND the source's. */
@@ -768,7 +772,7 @@ const execute = (
         },
         // a hook that created the file with the mode asked for gave it the bits writeStream would have
         onCreatedWithMode: () => {
-          result.modeSet = true
+          result.modeSet = umaskKnown
         },
         onRenamed: () => {
           result.renamed = true
@@ -814,7 +818,9 @@ const execute = (
         ? final
         : 0o600
       // Only the rename is left after the transfer when no chmod follows and no directory is in the way.
-      const renameTo = final === createMode && op.existing !== "tree" ? op.target : undefined
+      const renameTo = (final === undefined || (umaskKnown && final === createMode)) && op.existing !== "tree"
+        ? op.target
+        : undefined
       return withTemporary(dst, op.target, (temp) =>
         Effect.flatMap(transfer(op, temp, createMode, renameTo), (result) => {
           if (result.renamed) return Effect.succeed(result.bytes)

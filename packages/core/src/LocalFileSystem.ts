@@ -156,7 +156,9 @@ const listingConcurrency = 16
  * entry (effect's `lstat` builds a dozen values per call) cost more than the
  * `lstat` itself.
  */
-const listDirectory = (path: string): Effect.Effect<Array<FileSystem.DirectoryEntry>, FileSystemError.FileSystemError> =>
+const listDirectory = (
+  path: string
+): Effect.Effect<Array<FileSystem.DirectoryEntry>, FileSystemError.FileSystemError> =>
   Effect.callback<Array<FileSystem.DirectoryEntry>, FileSystemError.FileSystemError>((resume) => {
     let stopped = false
     NFS.readdir(path, (error, names) => {

@@ -815,6 +815,84 @@ describe("copy, fast paths", () => {
       assert.strictEqual(yield* text(c.path("g")), hello)
     }))
 
+  it.effect("fast paths: created with the mode asked for spares the chmod, renamed into place spares the rename", () =>
+    Effect.gen(function*() {
+      const a = yield* MemoryFileSystem.make()
+      const b = yield* MemoryFileSystem.make({ umask: 0o027 })
+      const chmods: Array<string> = []
+      const renames: Array<string> = []
+      const asked: Array<{ from: string; renameTo: string | undefined; mode: number | undefined }> = []
+      let probeFails = false
+      type Hook = FileSystem.Backend["receiveFrom"]
+      const hook = (report: boolean, rename: boolean): Hook => (source, from, to, options) =>
+        Effect.gen(function*() {
+          asked.push({ from, renameTo: options?.renameTo, mode: options?.mode })
+          yield* b.writeStream(to, source.readStream(from), { mode: options?.mode })
+          if (report) options?.onCreatedWithMode?.()
+          if (rename && options?.renameTo !== undefined) {
+            yield* b.rename(to, options.renameTo)
+            options.onRenamed?.()
+          }
+        })
+      const target = (report: boolean, rename: boolean) =>
+        wrap(b, {
+          receiveFrom: hook(report, rename),
+          makeDirectory: (path, mode) =>
+            probeFails && path.includes(".umask.cerulean-")
+              ? Effect.fail(FileSystemError.make("PermissionDenied", { path, operation: "makeDirectory" }))
+              : b.makeDirectory(path, mode),
+          chmod: (path, mode) => Effect.andThen(Effect.sync(() => chmods.push(path)), b.chmod(path, mode)),
+          rename: (from, to) => Effect.andThen(Effect.sync(() => renames.push(to)), b.rename(from, to))
+        })
+      for (const d of ["d1", "d2"]) {
+        yield* Effect.orDie(a.path("t", d).mkdir({ parents: true }))
+        for (const f of ["f1", "f2", "f3"]) yield* Effect.orDie(a.path("t", d, f).writeText(hello))
+      }
+      yield* Effect.orDie(a.path("t", "d1", "f1").chmod(0o640))
+      const files = ["/u/d1/f1", "/u/d1/f2", "/u/d1/f3", "/u/d2/f1", "/u/d2/f2", "/u/d2/f3"]
+      const fileBits = (dir: string) =>
+        Effect.forEach(files, (f) => mode(b.path(dir, ...f.split("/").slice(2))))
+      const isFile = (path: string) => files.some((f) => path === f || path.endsWith(`/${f.split("/").pop()}`))
+
+      // Reported and renamed: no chmod and no rename by copy for the files, the final bits all the same.
+      yield* copyAll(a.path("t"), target(true, true).path("u"))
+      assert.deepStrictEqual(asked.map((x) => x.renameTo).sort(), files)
+      assert.deepStrictEqual(chmods.filter(isFile), [])
+      assert.deepStrictEqual(renames, [])
+      assert.deepStrictEqual(yield* fileBits("u"), [0o640, 0o640, 0o640, 0o640, 0o640, 0o640])
+      assert.deepStrictEqual(yield* names(b.path("u", "d1")), ["f1", "f2", "f3"])
+      // The files in flight alternate between the directories.
+      assert.deepStrictEqual(asked.map((x) => x.from.split("/")[2]), ["d1", "d2", "d1", "d2", "d1", "d2"])
+
+      // Reported, not renamed: copy renames; not reported: copy also sets the bits.
+      asked.length = 0
+      yield* copyAll(a.path("t"), target(true, false).path("v"))
+      assert.deepStrictEqual(chmods.filter(isFile), [])
+      assert.strictEqual(renames.length, 6)
+      yield* copyAll(a.path("t"), target(false, false).path("w"))
+      const fileChmods = chmods.filter((p) => p.startsWith("/w/") && !p.endsWith("/d1") && !p.endsWith("/d2"))
+      assert.strictEqual(fileChmods.length, 6)
+      assert.deepStrictEqual(yield* fileBits("w"), [0o640, 0o640, 0o640, 0o640, 0o640, 0o640])
+
+      // copyPermissions: the file is created owner-only, so the chmod stays and no rename is offered.
+      asked.length = 0
+      chmods.length = 0
+      yield* copyAll(a.path("t"), target(true, true).path("x"), { copyPermissions: true })
+      assert.isTrue(asked.length === 6 && asked.every((x) => x.renameTo === undefined))
+      assert.deepStrictEqual(yield* fileBits("x"), [0o640, 0o644, 0o644, 0o644, 0o644, 0o644])
+
+      // An unknown umask (022 assumed): no report is trusted, every file gets copy's bits by a chmod, and its rename.
+      probeFails = true
+      asked.length = 0
+      chmods.length = 0
+      yield* copyAll(a.path("t"), target(true, true).path("y"))
+      assert.isTrue(asked.length === 6 && asked.every((x) => x.renameTo === undefined))
+      assert.strictEqual(chmods.filter((p) => p.includes(".cerulean-")).length, 6)
+      assert.deepStrictEqual(yield* fileBits("y"), [0o640, 0o644, 0o644, 0o644, 0o644, 0o644])
+      const left = yield* Effect.orDie(b.path("y", "d1").iterdir().pipe(Stream.runCollect))
+      assert.strictEqual(left.length, 3)
+    }))
+
   it.effect("an interrupted fast path leaves no temporary file", () =>
     Effect.gen(function*() {
       const mem = yield* MemoryFileSystem.make()

@@ -331,11 +331,12 @@ export const download = (
       if (openError) return finish(Effect.fail(session.error(openError, context)))
       const buffer = Buffer.allocUnsafe(size + 1)
       session.batch()
-      session.sftp.read(handle, buffer, 0, buffer.length, 0, track((readError: Error | null | undefined, bytesRead: number) => {
+      const read = (readError: Error | null | undefined, bytesRead: number) => {
         if (readError) return finish(Effect.fail(session.error(readError, context)))
         // not the size expected (the file changed, or the server answered short): the general path reads it all
         finish(Effect.succeed(bytesRead !== size || cancelled() ? undefined : buffer.subarray(0, bytesRead)))
-      }))
+      }
+      session.sftp.read(handle, buffer, 0, buffer.length, 0, track(read))
       // the READ is the last use of the handle: its CLOSE leaves with it and needs no waiting for
       session.sftp.close(handle, () => {})
     }))
