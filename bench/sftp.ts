@@ -6,7 +6,8 @@
  *   B. 5,000 files of 4 KiB in 50 folders, up and down.
  *
  * Runs are interleaved (tool 1, tool 2, ..., tool 1, ...), `runs` times per
- * workload; the table shows the median and the range, MB/s (10^6 bytes/s)
+ * workload; each run of B copies into a folder of its own, all removed at
+ * the end (see `workload` for why); the table shows the median and the range, MB/s (10^6 bytes/s)
  * and the ratio of each tool's speed to `sftp`'s (higher is better) and, for
  * B, to `rsync -a`'s. Every copy is checked outside the timer: SHA-256 of the
  * file, or SHA-256 over the sorted per-file SHA-256 list of the tree, each
@@ -181,7 +182,8 @@ interface Row {
   readonly bytes: number
 }
 
-type Tool = readonly [name: string, run: Effect.Effect<unknown, unknown, LocalFileSystem>]
+/** A tool and how it copies the workload's source to a given target. */
+type Tool = readonly [name: string, run: (target: string) => Effect.Effect<unknown, unknown, LocalFileSystem>]
 
 const workload = (
   name: string,
@@ -200,17 +202,23 @@ const workload = (
         : sh(digestCommand(path, tree)).pipe(Effect.map((s) => s.trim()))
     // the source is local for an upload, remote for a download; the target the other way round
     const expected = yield* digest(source, direction === "up" ? "down" : "up")
-    const clean = direction === "up"
-      ? Effect.orDie(terminal.run("rm -rf -- " + Shell.quote(target)))
-      : Effect.sync(() => NFS.rmSync(target, { recursive: true, force: true }))
+    const remove = (path: string) =>
+      direction === "up"
+        ? Effect.orDie(terminal.run("rm -rf -- " + Shell.quote(path)))
+        : Effect.sync(() => NFS.rmSync(path, { recursive: true, force: true }))
+    // A tree goes to a new folder each run and all are removed at the end: on this VM's ext4 (no journal)
+    // creating a file skips every inode freed in the last 60 s, so a tree removed just before a run would
+    // slow that run's file creation down (by 0.3-0.5 ms per file) whatever the tool.
+    const targetOf = (r: number, i: number) => (tree ? `${target}.run${r}.tool${i}` : target)
     const timings = tools.map(() => [] as Array<Timing>)
     for (let r = 0; r < runs; r++) {
       for (const [i, [tool, run]] of tools.entries()) {
-        yield* clean
+        const to = targetOf(r, i)
+        yield* remove(to)
         // flush earlier runs' dirty pages, so that no run pays for another's writeback
         yield* sh("sync")
-        const t = yield* timed(run)
-        const got = yield* digest(target, direction)
+        const t = yield* timed(run(to))
+        const got = yield* digest(to, direction)
         if (got !== expected) return yield* Effect.die(new Error(`${name}: ${tool} produced a different copy`))
         timings[i]!.push(t)
         yield* Console.log(
@@ -219,7 +227,7 @@ const workload = (
         )
       }
     }
-    yield* clean
+    for (let r = 0; r < runs; r++) for (let i = 0; i < tools.length; i++) yield* remove(targetOf(r, i))
     return tools.map(([tool], i): Row => ({ workload: name, tool, timings: timings[i]!, bytes }))
   })
 
@@ -282,14 +290,14 @@ const main = Effect.gen(function*() {
     const up = NodePath.posix.join(remoteBase, "up.bin")
     const down = NodePath.join(localBase, "down.bin")
     rows.push(...yield* workload("A up", "up", localFile, up, false, bytes, [
-      ["sftp -b put", sftpBatch(`put ${localFile} ${up}\n`)],
-      ["scp", scp(localFile, remote(up), false)],
-      ["cerulean copy", cerulean("up", localFile, up, false)]
+      ["sftp -b put", (to) => sftpBatch(`put ${localFile} ${to}\n`)],
+      ["scp", (to) => scp(localFile, remote(to), false)],
+      ["cerulean copy", (to) => cerulean("up", localFile, to, false)]
     ], terminal))
     rows.push(...yield* workload("A down", "down", remoteFile, down, false, bytes, [
-      ["sftp -b get", sftpBatch(`get ${remoteFile} ${down}\n`)],
-      ["scp", scp(remote(remoteFile), down, false)],
-      ["cerulean copy", cerulean("down", remoteFile, down, false)]
+      ["sftp -b get", (to) => sftpBatch(`get ${remoteFile} ${to}\n`)],
+      ["scp", (to) => scp(remote(remoteFile), to, false)],
+      ["cerulean copy", (to) => cerulean("down", remoteFile, to, false)]
     ], terminal))
     NFS.rmSync(localFile)
     yield* Effect.orDie(terminal.run("rm -f -- " + Shell.quote(remoteFile)))
@@ -310,16 +318,16 @@ const main = Effect.gen(function*() {
     const up = NodePath.posix.join(remoteBase, "up-tree")
     const down = NodePath.join(localBase, "down-tree")
     rows.push(...yield* workload("B up", "up", localTree, up, true, bytes, [
-      ["sftp -b put -r", sftpBatch(`put -r ${localTree} ${up}\n`)],
-      ["scp -r", scp(localTree, remote(up), true)],
-      ["rsync -a", rsync(`${localTree}/`, remote(`${up}/`))],
-      ["cerulean copy", cerulean("up", localTree, up, true)]
+      ["sftp -b put -r", (to) => sftpBatch(`put -r ${localTree} ${to}\n`)],
+      ["scp -r", (to) => scp(localTree, remote(to), true)],
+      ["rsync -a", (to) => rsync(`${localTree}/`, remote(`${to}/`))],
+      ["cerulean copy", (to) => cerulean("up", localTree, to, true)]
     ], terminal))
     rows.push(...yield* workload("B down", "down", remoteTree, down, true, bytes, [
-      ["sftp -b get -r", sftpBatch(`get -r ${remoteTree} ${down}\n`)],
-      ["scp -r", scp(remote(remoteTree), down, true)],
-      ["rsync -a", rsync(remote(`${remoteTree}/`), `${down}/`)],
-      ["cerulean copy", cerulean("down", remoteTree, down, true)]
+      ["sftp -b get -r", (to) => sftpBatch(`get -r ${remoteTree} ${to}\n`)],
+      ["scp -r", (to) => scp(remote(remoteTree), to, true)],
+      ["rsync -a", (to) => rsync(remote(`${remoteTree}/`), `${to}/`)],
+      ["cerulean copy", (to) => cerulean("down", remoteTree, to, true)]
     ], terminal))
   }
 
