@@ -6,8 +6,8 @@
  *   B. 5,000 files of 4 KiB in 50 folders, up and down.
  *
  * Runs are interleaved (tool 1, tool 2, ..., tool 1, ...), `runs` times per
- * workload; each run of B copies into a folder of its own, all removed at
- * the end (see `workload` for why); the table shows the median and the range, MB/s (10^6 bytes/s)
+ * workload; each run of B copies into a folder of its own, all removed
+ * when the bench ends (see `workload` for why); the table shows the median and the range, MB/s (10^6 bytes/s)
  * and the ratio of each tool's speed to `sftp`'s (higher is better) and, for
  * B, to `rsync -a`'s. Every copy is checked outside the timer: SHA-256 of the
  * file, or SHA-256 over the sorted per-file SHA-256 list of the tree, each
@@ -206,9 +206,10 @@ const workload = (
       direction === "up"
         ? Effect.orDie(terminal.run("rm -rf -- " + Shell.quote(path)))
         : Effect.sync(() => NFS.rmSync(path, { recursive: true, force: true }))
-    // A tree goes to a new folder each run and all are removed at the end: on this VM's ext4 (no journal)
-    // creating a file skips every inode freed in the last 60 s, so a tree removed just before a run would
-    // slow that run's file creation down (by 0.3-0.5 ms per file) whatever the tool.
+    // A tree goes to a new folder each run, and the trees stay until the whole bench is done (its finalizer
+    // removes them): on this VM's ext4 (no journal) creating a file skips every inode freed in the last 60 s,
+    // so a tree removed before a run (this workload's or the previous one's, local and remote share the
+    // disk) would slow that run's file creation down by 0.3-0.5 ms per file, whatever the tool.
     const targetOf = (r: number, i: number) => (tree ? `${target}.run${r}.tool${i}` : target)
     const timings = tools.map(() => [] as Array<Timing>)
     for (let r = 0; r < runs; r++) {
@@ -227,7 +228,7 @@ const workload = (
         )
       }
     }
-    for (let r = 0; r < runs; r++) for (let i = 0; i < tools.length; i++) yield* remove(targetOf(r, i))
+    if (!tree) yield* remove(target)
     return tools.map(([tool], i): Row => ({ workload: name, tool, timings: timings[i]!, bytes }))
   })
 
