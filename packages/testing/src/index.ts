@@ -7,6 +7,8 @@
  */
 
 /** @since 0.1.0 */
+export * as CopyContract from "./CopyContract.ts"
+/** @since 0.1.0 */
 export * as FileSystemContract from "./FileSystemContract.ts"
 /** @since 0.1.0 */
 export { MemoryFileSystem } from "./MemoryFileSystem.ts"

@@ -3,7 +3,7 @@
 // fast paths), WebDAV -> the same WebDAV (server-side COPY), WebDAV -> another WebDAV (http anonymous to https with
 // Basic auth: the generic stream pipe), and WebDAV <-> SFTP. WebDAV has no links and no permission bits: a link in a
 // local or SFTP source is copied as what it points to, and copies on WebDAV report the emulated modes.
-import { copy, copyAll, CopyError } from "@cerulean/core"
+import { copy, copyAll } from "@cerulean/core"
 import { PasswordCredential } from "@cerulean/core/Credential"
 import * as FileSystem from "@cerulean/core/FileSystem"
 import * as FileSystemError from "@cerulean/core/FileSystemError"
@@ -11,6 +11,17 @@ import { LocalFileSystem } from "@cerulean/core/LocalFileSystem"
 import type { Path } from "@cerulean/core/Path"
 import { SftpFileSystem } from "@cerulean/ssh/SftpFileSystem"
 import { SshTerminal } from "@cerulean/ssh/SshTerminal"
+import {
+  bigFile,
+  bytesOf,
+  exists,
+  failure,
+  hello,
+  leftovers,
+  names,
+  sameBytes,
+  text
+} from "@cerulean/testing/CopyContract"
 import * as Testbed from "@cerulean/testing/Testbed"
 import { WebdavFileSystem, type WebdavFileSystemOptions } from "@cerulean/webdav/WebdavFileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
@@ -114,8 +125,6 @@ const pairings: ReadonlyArray<Pairing> = [
 
 // ---------------------------------------------------------------- helpers
 
-const hello = "Hello World\n"
-
 /**
  * Cerulean's `test_files` fixture on the source: with links where the file system has them (plus a relative link
  * into the tree, a broken one and a loop), and as Cerulean's WebDAV image has it elsewhere (`link0` and `link1`
@@ -150,63 +159,6 @@ const fixture = (side: Side) =>
     const skipped = withLinks ? [...specials, "link2", "link3", "link4"] : specials
     return { root, links, skipped, withLinks }
   }).pipe(Effect.orDie)
-
-const failure = <A>(effect: Effect.Effect<A, CopyError>) =>
-  Effect.map(Effect.flip(effect), (e) => {
-    assert.instanceOf(e, CopyError)
-    return e
-  })
-
-const names = (dir: Path) =>
-  Effect.map(Effect.orDie(dir.fs.readDirectory(dir.path)), (entries) => entries.map((e) => e.name).sort())
-
-/** Temporary files of `copy` anywhere below `dir`. */
-const leftovers = (dir: Path): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.gen(function*() {
-    const found: Array<string> = []
-    const walk = (d: Path): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const entries = yield* Effect.orDie(d.fs.readDirectory(d.path))
-        for (const e of entries) {
-          if (/\.cerulean-[0-9a-z]+\.tmp$/.test(e.name)) found.push(d.join(e.name).path)
-          if (e.info.type === "Directory") yield* walk(d.joinpath(e.name))
-        }
-      })
-    yield* walk(dir)
-    return found
-  })
-
-const exists = (p: Path) =>
-  Effect.orDie(p.lstat().pipe(Effect.as(true), Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(false))))
-
-const text = (p: Path) => Effect.orDie(p.readText())
-
-const bytesOf = (n: number, seed: number) => {
-  const out = new Uint8Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
-
-const bigFile = (p: Path, size: number) => {
-  const chunk = bytesOf(1024 * 1024, size)
-  const chunks = Math.ceil(size / chunk.length)
-  return Effect.orDie(p.writeStream(
-    Stream.range(0, chunks - 1).pipe(
-      Stream.map((i) => (i === chunks - 1 ? chunk.subarray(0, size - i * chunk.length) : chunk))
-    )
-  ))
-}
-
-const sameBytes = (a: Path, b: Path) =>
-  Effect.orDie(Effect.gen(function*() {
-    const x = yield* a.readBytes()
-    const y = yield* b.readBytes()
-    return x.length === y.length && x.every((v, i) => v === y[i])
-  }))
 
 /** The same backend with some primitives replaced and no fast path, under another protocol name. */
 const wrap = (fs: FileSystem.FileSystem, overrides: Partial<FileSystem.Backend>): FileSystem.FileSystem =>
