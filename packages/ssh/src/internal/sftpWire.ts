@@ -33,8 +33,8 @@ import * as Inbound from "./inbound.ts"
 /** SFTP packet types this module builds or reads. */
 const WRITE = 6
 const DATA = 103
-/** Request ids wrap at 2^32 - 1, as ssh2's do. */
-const maxRequestId = 2 ** 32 - 1
+/** Request ids are unsigned 32-bit numbers and wrap to 0. */
+const requestIds = 2 ** 32
 /** `length`, `type`, `request id` and the data's `length`: the fixed head of a DATA answer. */
 const dataHeadLength = 13
 /** `length` and `type`: enough to tell a DATA answer from anything else. */
@@ -158,7 +158,8 @@ export class SftpWire {
       this.sftp.write(handle, data, 0, data.length, offset, callback)
       return
     }
-    const reqid = (Number(Reflect.get(this.sftp, "_writeReqid")) + 1) & maxRequestId
+    // not `& (2 ** 32 - 1)` as ssh2 writes it: JavaScript's bitwise operators are signed
+    const reqid = (Number(Reflect.get(this.sftp, "_writeReqid")) + 1) % requestIds
     Reflect.set(this.sftp, "_writeReqid", reqid)
     const header = Buffer.allocUnsafe(headerLength)
     header.writeUInt32BE(total - 4, 0)
