@@ -31,7 +31,10 @@ wait_state() { # JOBID REGEX TIMEOUT_S
   for _ in $(seq 1 $(($3 * 2))); do [[ "$(state "$1")" =~ $2 ]] && return 0; sleep 0.5; done
   die "job $1 did not reach state $2 within $3 s (now: $(state "$1"))"
 }
-FMT="'JobID:|,State:|,Reason:|,exit_code:|'"
+# the commands of packages/schedulers/src/internal/slurm.ts (squeueCommand, sacctCommand), times as epoch seconds
+FMT="'JobID:|,State:|,Reason:|,exit_code:|,SubmitTime:|,StartTime:|,EndTime:|'"
+SQ="env SLURM_TIME_FORMAT=%s squeue -h -t all -O $FMT"
+SA="env SLURM_TIME_FORMAT=%s sacct -X -P -n -o JobID,State,ExitCode,Submit,Start,End,Reason"
 
 T=$(submit px-timeout "-p debug --time=1" "sleep 300")
 R=$(submit px-running "-p debug" "sleep 300")
@@ -44,20 +47,20 @@ wait_state "$F" '^FAILED$' 30
 wait_state "$C" '^COMPLETED$' 30
 wait_state "$K" '^FAILED$' 30
 cap squeue-poll-live "R running, H held, T running; F exit 3, C ok, K kill -9 of the batch shell (finished, in slurmctld memory)" \
-  "squeue -h -t all -O $FMT --jobs=$R,$Hd,$T,$F,$C,$K"
-cap sacct-poll-live "the same jobs in accounting" "sacct -X -P -n -o JobID,State,ExitCode,Reason --jobs=$R,$Hd,$T,$F,$C,$K"
+  "$SQ --jobs=$R,$Hd,$T,$F,$C,$K"
+cap sacct-poll-live "the same jobs in accounting" "$SA --jobs=$R,$Hd,$T,$F,$C,$K"
 S "scancel $R $Hd"
 wait_state "$R" '^CANCELLED$' 30
-cap squeue-poll-cancelled "R cancelled while running, H cancelled while held" "squeue -h -t all -O $FMT --jobs=$R,$Hd"
-cap squeue-poll-unknown-one "one unknown id" "squeue -h -t all -O $FMT --jobs=999999"
-cap squeue-poll-unknown-two "two unknown ids" "squeue -h -t all -O $FMT --jobs=999998,999999"
-cap squeue-poll-mixed "a known and an unknown id" "squeue -h -t all -O $FMT --jobs=$F,999999"
+cap squeue-poll-cancelled "R cancelled while running, H cancelled while held" "$SQ --jobs=$R,$Hd"
+cap squeue-poll-unknown-one "one unknown id" "$SQ --jobs=999999"
+cap squeue-poll-unknown-two "two unknown ids" "$SQ --jobs=999998,999999"
+cap squeue-poll-mixed "a known and an unknown id" "$SQ --jobs=$F,999999"
 cap qstat-version-wrappers "slurm-wlm-torque: no --version" "qstat --version"
 log "waiting for the TIMEOUT of job $T"
 wait_state "$T" '^TIMEOUT$' 150
 ALL="$T,$R,$Hd,$F,$C,$K"
-cap squeue-poll-final "all six finished: TIMEOUT, CANCELLED x2, FAILED x2, COMPLETED" "squeue -h -t all -O $FMT --jobs=$ALL"
-cap sacct-poll-final "the same in accounting" "sacct -X -P -n -o JobID,State,ExitCode,Reason --jobs=$ALL"
+cap squeue-poll-final "all six finished: TIMEOUT, CANCELLED x2, FAILED x2, COMPLETED" "$SQ --jobs=$ALL"
+cap sacct-poll-final "the same in accounting" "$SA --jobs=$ALL"
 {
   echo "# Slurm 22.05 output of the exact poll commands of @cerulean/schedulers (recorded)"
   echo

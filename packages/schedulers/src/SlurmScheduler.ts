@@ -106,7 +106,7 @@ const makeBackend = (terminal: Terminal, prefix: string, timeout: Duration.Input
     if (failed && !isAccountingDisabled(result) && markers.size === 0) {
       return yield* unavailable(`sacct: ${message(result)}`)
     }
-    const rows = failed ? [] : yield* parseSacct(head)
+    const rows = failed ? [] : yield* parseSacct(head, { times: true })
     const out = new Map<JobId, StatusPoller.Observation>()
     for (const id of ids) {
       const t = track(id)

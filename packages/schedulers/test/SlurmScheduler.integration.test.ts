@@ -9,7 +9,7 @@ import { SshTerminal } from "@cerulean/ssh"
 import { SchedulerContract } from "@cerulean/testing"
 import * as Testbed from "@cerulean/testing/Testbed"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Stream } from "effect"
 import { SlurmScheduler } from "../src/SlurmScheduler.ts"
 
 const tb = Testbed.load()
@@ -84,4 +84,29 @@ layer(ssh, { excludeTestServices: true })("SlurmScheduler over SshTerminal: poll
       assert.isBelow(counted, 30, `${counted} status commands for 30 jobs`)
       console.log(`30 jobs: ${counted} status commands (one per tick), ${afterSubmit} sbatch`)
     }), 180_000)
+
+  it.effect("JobInfo times: submitted, started and ended within the test's window, in order; no end while running", () =>
+    Effect.gen(function*() {
+      const ssh = yield* TerminalTag
+      const scheduler = yield* SlurmScheduler.make(ssh, { polling })
+      // whole seconds on the server, milliseconds here: a second of slack either side
+      const before = Date.now() - 1000
+      const id = yield* scheduler.submit(new JobDescription({ command: "sleep", arguments: ["2"], queueName: "batch" }))
+      const infos = yield* Stream.runCollect(scheduler.watch(id))
+      const after = Date.now() + 1000
+      const done = infos[infos.length - 1]!
+      assert.strictEqual(done.status, "Done")
+      const [submit, start, end] = [done.submitTime, done.startTime, done.endTime].map((d) => d?.getTime())
+      assert.isDefined(submit)
+      assert.isDefined(start)
+      assert.isDefined(end)
+      assert.isAtLeast(submit!, before)
+      assert.isAtLeast(start!, submit!)
+      assert.isAtLeast(end! - start!, 2000, "the job slept 2 s")
+      assert.isAtMost(end!, after)
+      for (const info of infos.filter((i) => i.status === "Running")) {
+        assert.isDefined(info.startTime)
+        assert.isUndefined(info.endTime, "a running job's EndTime is its limit, not an end")
+      }
+    }), 60_000)
 })

@@ -153,7 +153,8 @@ describe("StatusPoller via SlurmScheduler", () => {
         if (call.command.startsWith("sacct")) {
           sacctCalls++
           // accounting lags: no record at first, then the final one (and the marker section)
-          const rows = sacctCalls === 1 ? "" : jobsOf(call.command).map((id) => `${id}|COMPLETED|0:0|None\n`).join("")
+          const row = (id: string) => `${id}|COMPLETED|0:0|1795907665|1795907666|1795907667|None\n`
+          const rows = sacctCalls === 1 ? "" : jobsOf(call.command).map(row).join("")
           return { stdout: `${rows}@@cerulean-section 0\n` }
         }
         return undefined
@@ -168,7 +169,10 @@ describe("StatusPoller via SlurmScheduler", () => {
       assert.deepStrictEqual(seen, ["Running:RUNNING", "Done:COMPLETED"])
       const kinds = fake.calls.slice(1).map((c) => c.command.split(" ")[0])
       assert.deepStrictEqual(kinds, ["squeue", "squeue", "sacct", "squeue", "sacct"])
-      assert.include(fake.calls.find((c) => c.command.startsWith("sacct"))!.command, "sacct -X -P -n -o JobID,State,ExitCode,Reason --jobs=100")
+      assert.include(
+        fake.calls.find((c) => c.command.startsWith("sacct"))!.raw,
+        "env SLURM_TIME_FORMAT=%s sacct -X -P -n -o JobID,State,ExitCode,Submit,Start,End,Reason --jobs=100"
+      )
     }))
 
   it.effect("without any accounting record, the exit marker gives the exit code", () =>

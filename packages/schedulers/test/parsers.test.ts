@@ -56,28 +56,28 @@ describe("Slurm", () => {
     Effect.gen(function*() {
       const rows = yield* parseSqueue(fixture("slurm-poll/squeue-poll-live.txt"))
       assert.deepStrictEqual(summary(rows.map((row) => slurmInfo(row))), {
-        "41": ["Done", "COMPLETED", 0, undefined],
-        "40": ["Done", "FAILED", 3, undefined],
-        "42": ["Done", "FAILED", 137, 9],
-        "39": ["Waiting", "PENDING", undefined, undefined],
-        "37": ["Running", "RUNNING", undefined, undefined],
-        "38": ["Running", "RUNNING", undefined, undefined]
+        "2505": ["Done", "COMPLETED", 0, undefined],
+        "2504": ["Done", "FAILED", 3, undefined],
+        "2506": ["Done", "FAILED", 137, 9],
+        "2503": ["Waiting", "PENDING", undefined, undefined],
+        "2501": ["Running", "RUNNING", undefined, undefined],
+        "2502": ["Running", "RUNNING", undefined, undefined]
       })
-      assert.strictEqual(rows.find((r) => r.id === "39")?.reason, "JobHeldUser")
-      assert.strictEqual(rows.find((r) => r.id === "37")?.reason, undefined)
+      assert.strictEqual(rows.find((r) => r.id === "2503")?.reason, "JobHeldUser")
+      assert.strictEqual(rows.find((r) => r.id === "2501")?.reason, undefined)
     }))
 
   it.effect("squeue: cancelled and timed-out jobs never report 0", () =>
     Effect.gen(function*() {
       const rows = yield* parseSqueue(fixture("slurm-poll/squeue-poll-final.txt"))
       assert.deepStrictEqual(summary(rows.map((row) => slurmInfo(row))), {
-        "38": ["Done", "CANCELLED", 143, 15],
+        "2502": ["Done", "CANCELLED", 143, 15],
         // cancelled while held: it never ran, so there is no exit code at all
-        "39": ["Done", "CANCELLED", undefined, undefined],
-        "41": ["Done", "COMPLETED", 0, undefined],
-        "40": ["Done", "FAILED", 3, undefined],
-        "42": ["Done", "FAILED", 137, 9],
-        "37": ["Done", "TIMEOUT", 143, 15]
+        "2503": ["Done", "CANCELLED", undefined, undefined],
+        "2505": ["Done", "COMPLETED", 0, undefined],
+        "2504": ["Done", "FAILED", 3, undefined],
+        "2506": ["Done", "FAILED", 137, 9],
+        "2501": ["Done", "TIMEOUT", 143, 15]
       })
     }))
 
@@ -86,27 +86,53 @@ describe("Slurm", () => {
       const one = result(1, fixture("slurm-poll/squeue-poll-unknown-one.txt"), fixture("slurm-poll/squeue-poll-unknown-one.stderr.txt"))
       assert.isTrue(isInvalidJobId(one))
       assert.deepStrictEqual(yield* parseSqueue(fixture("slurm-poll/squeue-poll-unknown-two.txt")), [])
-      assert.deepStrictEqual((yield* parseSqueue(fixture("slurm-poll/squeue-poll-mixed.txt"))).map((r) => r.id), ["40"])
+      assert.deepStrictEqual((yield* parseSqueue(fixture("slurm-poll/squeue-poll-mixed.txt"))).map((r) => r.id), ["2504"])
       assert.isFalse(isInvalidJobId(result(1, "", "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n")))
       assert.strictEqual(yield* failureTag(parseSqueue("garbage without bars\n")), "ParseError")
     }))
 
   it.effect("sacct -X -P: history with code:signal; a killed job with 0:0 reports no code unless its marker has one", () =>
     Effect.gen(function*() {
-      const rows = yield* parseSacct(fixture("slurm-poll/sacct-poll-final.txt"))
+      const rows = yield* parseSacct(fixture("slurm-poll/sacct-poll-final.txt"), { times: true })
       assert.deepStrictEqual(summary(rows.map((row) => slurmInfo(row))), {
-        "37": ["Done", "TIMEOUT", undefined, undefined],
-        "38": ["Done", "CANCELLED", undefined, undefined],
-        "39": ["Done", "CANCELLED", undefined, undefined],
-        "40": ["Done", "FAILED", 3, undefined],
-        "41": ["Done", "COMPLETED", 0, undefined],
-        "42": ["Done", "FAILED", 137, 9]
+        "2501": ["Done", "TIMEOUT", undefined, undefined],
+        "2502": ["Done", "CANCELLED", undefined, undefined],
+        "2503": ["Done", "CANCELLED", undefined, undefined],
+        "2504": ["Done", "FAILED", 3, undefined],
+        "2505": ["Done", "COMPLETED", 0, undefined],
+        "2506": ["Done", "FAILED", 137, 9]
       })
-      assert.strictEqual(rows.find((r) => r.id === "38")?.reason, "by 1001")
+      assert.strictEqual(rows.find((r) => r.id === "2502")?.reason, "by 1001")
       // the job script's TERM trap wrote 143 when Slurm stopped it at its time limit
-      assert.strictEqual(slurmInfo(rows.find((r) => r.id === "37")!, 143).exitCode, 143)
+      assert.strictEqual(slurmInfo(rows.find((r) => r.id === "2501")!, 143).exitCode, 143)
       // a marker saying 0 cannot make a killed job report 0
-      assert.strictEqual(slurmInfo(rows.find((r) => r.id === "38")!, 0).exitCode, undefined)
+      assert.strictEqual(slurmInfo(rows.find((r) => r.id === "2502")!, 0).exitCode, undefined)
+    }))
+
+  it.effect("times: submit, start and end as Slurm reports them, in epoch seconds, only where they are facts", () =>
+    Effect.gen(function*() {
+      const at = (seconds: number) => new Date(seconds * 1000)
+      const live = yield* parseSqueue(fixture("slurm-poll/squeue-poll-live.txt"))
+      const info = (id: string) => slurmInfo(live.find((r) => r.id === id)!)
+      // finished (still in slurmctld's memory): all three
+      assert.deepStrictEqual(
+        [info("2504").submitTime, info("2504").startTime, info("2504").endTime],
+        [at(1795907665), at(1795907666), at(1795907666)]
+      )
+      // running: no end (squeue's EndTime is the time limit)
+      assert.deepStrictEqual([info("2502").startTime, info("2502").endTime], [at(1795907664), undefined])
+      // held: submitted, not started (N/A)
+      assert.deepStrictEqual([info("2503").submitTime, info("2503").startTime], [at(1795907664), undefined])
+      const history = yield* parseSacct(fixture("slurm-poll/sacct-poll-final.txt"), { times: true })
+      const timedOut = slurmInfo(history.find((r) => r.id === "2501")!)
+      assert.deepStrictEqual([timedOut.startTime, timedOut.endTime], [at(1795907664), at(1795907750)])
+      // pending in accounting: start is a forecast, end "Unknown"
+      const lagging = yield* parseSacct(fixture("slurm-poll/sacct-poll-live.txt"), { times: true })
+      const pending = slurmInfo(lagging.find((r) => r.id === "2501")!)
+      assert.deepStrictEqual([pending.status, pending.startTime, pending.endTime], ["Waiting", undefined, undefined])
+      // the old formats carry no times
+      const old = yield* parseSacct(fixture("slurm/sacct-final.txt"))
+      assert.isUndefined(slurmInfo(old[0]!).submitTime)
     }))
 
   it.effect("sacct from the other capture (Reason%40 padding, pending rows)", () =>

@@ -19,6 +19,9 @@ export interface InfoFields {
   readonly reason?: string | undefined
   readonly exitCode?: number | undefined
   readonly signal?: number | undefined
+  readonly submitTime?: Date | undefined
+  readonly startTime?: Date | undefined
+  readonly endTime?: Date | undefined
 }
 
 /**
@@ -34,7 +37,10 @@ export const makeInfo = (fields: InfoFields): JobInfo =>
     state: fields.state,
     ...(fields.reason === undefined || fields.reason === "" ? {} : { reason: fields.reason }),
     ...(fields.exitCode === undefined ? {} : { exitCode: fields.exitCode }),
-    ...(fields.signal === undefined ? {} : { signal: fields.signal })
+    ...(fields.signal === undefined ? {} : { signal: fields.signal }),
+    ...(fields.submitTime === undefined ? {} : { submitTime: fields.submitTime }),
+    ...(fields.startTime === undefined ? {} : { startTime: fields.startTime }),
+    ...(fields.endTime === undefined ? {} : { endTime: fields.endTime })
   })
 
 /**

@@ -87,7 +87,16 @@ export const isSlurmJobId = (id: string): boolean => /^\d+([_+]\d+)?$/.test(id)
  * @category constructors
  */
 export const squeueCommand = (ids: ReadonlyArray<string>): string =>
-  `squeue -h -t all -O ${Shell.quote("JobID:|,State:|,Reason:|,exit_code:|")} ${Shell.quote(`--jobs=${ids.join(",")}`)}`
+  `${epochTimes} squeue -h -t all -O ${Shell.quote(squeueFields)} ${Shell.quote(`--jobs=${ids.join(",")}`)}`
+
+/**
+ * Slurm prints times in the cluster's local time zone, which the client does
+ * not know; `SLURM_TIME_FORMAT` (a `strftime` format) makes them seconds
+ * since the epoch. Through `env`, so that any command prefix still works.
+ */
+const epochTimes = "env SLURM_TIME_FORMAT=%s"
+
+const squeueFields = "JobID:|,State:|,Reason:|,exit_code:|,SubmitTime:|,StartTime:|,EndTime:|"
 
 /**
  * The `sacct` query for jobs that have left the queue.
@@ -96,7 +105,7 @@ export const squeueCommand = (ids: ReadonlyArray<string>): string =>
  * @category constructors
  */
 export const sacctCommand = (ids: ReadonlyArray<string>): string =>
-  `sacct -X -P -n -o JobID,State,ExitCode,Reason ${Shell.quote(`--jobs=${ids.join(",")}`)}`
+  `${epochTimes} sacct -X -P -n -o JobID,State,ExitCode,Submit,Start,End,Reason ${Shell.quote(`--jobs=${ids.join(",")}`)}`
 
 /**
  * One job as `squeue` or `sacct` listed it.
@@ -112,6 +121,16 @@ export interface SlurmRow {
   readonly reason: string | undefined
   readonly code: number | undefined
   readonly signal: number | undefined
+  /** Seconds since the epoch, where the output has them (a running job's `EndTime` is its limit, not an end). */
+  readonly submit?: number | undefined
+  readonly start?: number | undefined
+  readonly end?: number | undefined
+}
+
+/** A time column: seconds since the epoch, or nothing for `N/A`, `Unknown`, `None` and the like. */
+const epochOf = (text: string | undefined): number | undefined => {
+  const trimmed = text?.trim() ?? ""
+  return /^\d+$/.test(trimmed) && Number(trimmed) > 0 ? Number(trimmed) : undefined
 }
 
 /**
@@ -138,8 +157,10 @@ const reasonOf = (...parts: Array<string | undefined>): string | undefined => {
 }
 
 /**
- * Reads `squeue -O JobID:|,State:|,Reason:|,exit_code:|` output; `exit_code`
- * is a raw wait status (`768` = exit 3, `15` = killed by SIGTERM).
+ * Reads `squeue -O JobID:|,State:|,Reason:|,exit_code:|` output, and the
+ * times after them when present (`SubmitTime:|,StartTime:|,EndTime:|` as
+ * epoch seconds); `exit_code` is a raw wait status (`768` = exit 3, `15` =
+ * killed by SIGTERM).
  *
  * @since 0.1.0
  * @category constructors
@@ -151,29 +172,45 @@ export const parseSqueue = (output: string): Effect.Effect<ReadonlyArray<SlurmRo
       if (line.trim() === "") continue
       const fields = line.split("|")
       if (fields.length < 4) return Effect.fail(parseError("unexpected squeue line", line))
-      const [id, state, reason, exit] = fields as [string, string, string, string]
+      const [id, state, reason, exit, submit, start, end] = fields as [string, string, string, string, ...Array<string>]
       const status = parseExit(exit.trim())
       if (status === null) return Effect.fail(parseError("unexpected squeue exit_code", line))
-      rows.push({ id: id.trim(), state: state.trim(), reason: reasonOf(reason), ...status })
+      rows.push({
+        id: id.trim(),
+        state: state.trim(),
+        reason: reasonOf(reason),
+        ...status,
+        submit: epochOf(submit),
+        start: epochOf(start),
+        end: epochOf(end)
+      })
     }
     return Effect.succeed(rows)
   })
 
 /**
- * Reads `sacct -X -P -n -o JobID,State,ExitCode,Reason` output; `ExitCode`
- * is `code:signal`.
+ * Reads `sacct -X -P -n -o JobID,State,ExitCode,Reason` output, or with
+ * `times` that of {@link sacctCommand} (`Submit,Start,End` as epoch seconds
+ * before `Reason`); `ExitCode` is `code:signal`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const parseSacct = (output: string): Effect.Effect<ReadonlyArray<SlurmRow>, SchedulerError> =>
+export const parseSacct = (
+  output: string,
+  options: { readonly times?: boolean } = {}
+): Effect.Effect<ReadonlyArray<SlurmRow>, SchedulerError> =>
   Effect.suspend(() => {
     const rows: Array<SlurmRow> = []
+    const before = options.times === true ? 6 : 3
     for (const line of output.split("\n")) {
       if (line.trim() === "") continue
       const fields = line.split("|")
-      if (fields.length < 3) return Effect.fail(parseError("unexpected sacct line", line))
-      const [id, stateText, exit, ...reason] = fields as [string, string, string, ...Array<string>]
+      if (fields.length < before) return Effect.fail(parseError("unexpected sacct line", line))
+      const [id, stateText, exit] = fields as [string, string, string]
+      const [submit, start, end] = options.times === true ? fields.slice(3, 6) : []
+      // the reason is free text: whatever follows the fixed columns, bars included
+      const reason = fields.slice(before)
       const status = parseExit(exit.trim())
       if (status === null) return Effect.fail(parseError("unexpected sacct ExitCode", line))
       const [state, ...detail] = stateText.trim().split(/\s+/)
@@ -181,7 +218,10 @@ export const parseSacct = (output: string): Effect.Effect<ReadonlyArray<SlurmRow
         id: id.trim(),
         state: state ?? "",
         reason: reasonOf(detail.join(" "), reason.join("|")),
-        ...status
+        ...status,
+        submit: epochOf(submit),
+        start: epochOf(start),
+        end: epochOf(end)
       })
     }
     return Effect.succeed(rows)
@@ -208,7 +248,14 @@ const parseExit = (text: string): { code: number | undefined; signal: number | u
  */
 export const slurmInfo = (row: SlurmRow, marker?: number): JobInfo => {
   const status = slurmStatus(row.state)
-  if (status !== "Done") return makeInfo({ id: row.id, status, state: row.state, reason: row.reason })
+  const date = (seconds: number | undefined) => (seconds === undefined ? undefined : new Date(seconds * 1000))
+  const times = {
+    submitTime: date(row.submit),
+    // a pending job's StartTime is the scheduler's forecast, a running job's EndTime its time limit
+    startTime: status === "Waiting" ? undefined : date(row.start),
+    endTime: status === "Done" ? date(row.end) : undefined
+  }
+  if (status !== "Done") return makeInfo({ id: row.id, status, state: row.state, reason: row.reason, ...times })
   const exit = finalExit({ code: row.code, signal: row.signal, marker, killed: row.state !== "COMPLETED" })
-  return makeInfo({ id: row.id, status, state: row.state, reason: row.reason, ...exit })
+  return makeInfo({ id: row.id, status, state: row.state, reason: row.reason, ...exit, ...times })
 }

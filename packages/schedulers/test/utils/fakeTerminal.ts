@@ -7,7 +7,10 @@ import { ConnectionLost } from "@cerulean/core/Terminal"
 import * as Effect from "effect/Effect"
 
 export interface FakeCall {
+  /** The command line without a leading `env NAME=value ...` (how Slurm's status commands set their time format). */
   readonly command: string
+  /** The command line as run. */
+  readonly raw: string
   readonly stdin: string | undefined
 }
 
@@ -27,7 +30,8 @@ export const makeFake = (handler: Handler) => {
     run: (command, args = [], options = {}) =>
       Effect.suspend(() => {
         const stdin = typeof options.stdin === "string" ? options.stdin : undefined
-        const call = { command: [command, ...args].join(" "), stdin }
+        const raw = [command, ...args].join(" ")
+        const call = { command: raw.replace(/^env (\w+=\S* )+/, ""), raw, stdin }
         calls.push(call)
         const reply = handler(call)
         return Effect.map(Effect.isEffect(reply) ? reply : Effect.succeed(reply), (r) =>
