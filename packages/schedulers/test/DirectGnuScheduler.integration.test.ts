@@ -47,8 +47,8 @@ layer(
       assert.strictEqual(yield* count, 0)
       const info = yield* scheduler.getInfo(id)
       assert.deepStrictEqual([info.status, info.state, info.exitCode], ["Done", "CANCELLED", 143])
-      // only the exit record is left
-      assert.strictEqual((yield* terminal.run("ls -A", [`${jobsDir}/${id}`])).stdout, "exit\n")
+      // only the exit record and the times are left
+      assert.strictEqual((yield* terminal.run("ls -A", [`${jobsDir}/${id}`])).stdout, "exit\nstarted\nsubmitted\n")
     }))
 
   it.effect("a finished job leaves only its exit record; the scripts and pid files are gone", () =>
@@ -56,9 +56,15 @@ layer(
       const scheduler = yield* Scheduler
       const terminal = yield* Terminal
       const id = yield* scheduler.submit(new JobDescription({ command: "exit 6" }))
+      const before = Date.now() - 1000
       assert.deepStrictEqual(yield* scheduler.wait(id), Option.some(6))
-      assert.strictEqual((yield* terminal.run("ls -A", [`${jobsDir}/${id}`])).stdout, "exit\n")
-      assert.strictEqual((yield* terminal.run("cat", [`${jobsDir}/${id}/exit`])).stdout, "6 FAILED\n")
+      const after = Date.now() + 1000
+      assert.strictEqual((yield* terminal.run("ls -A", [`${jobsDir}/${id}`])).stdout, "exit\nstarted\nsubmitted\n")
+      assert.match((yield* terminal.run("cat", [`${jobsDir}/${id}/exit`])).stdout, /^6 FAILED \d+\n$/)
+      // the times it kept: submitted, started and ended in order, within the test's window
+      const info = yield* scheduler.getInfo(id)
+      const [submit, start, end] = [info.submitTime, info.startTime, info.endTime].map((d) => d?.getTime() ?? NaN)
+      assert.isTrue(before <= submit && submit <= start && start <= end && end <= after, `${submit} ${start} ${end}`)
     }))
 
   it.effect("a job killed from outside (not by cancel) is done with no exit code, state LOST", () =>

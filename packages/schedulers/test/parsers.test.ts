@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { parseStatus } from "../src/internal/directGnu.ts"
+import { directGnuInfo, parseStatus } from "../src/internal/directGnu.ts"
 import { finalExit } from "../src/internal/jobInfo.ts"
 import {
   isAccountingDisabled,
@@ -277,13 +277,26 @@ describe("exit-code rules", () => {
 })
 
 describe("DirectGnu status lines", () => {
-  it.effect("parses id|STATE|code", () =>
+  it.effect("parses id|STATE|code|submitted|started|ended, times in epoch seconds where known", () =>
     Effect.gen(function*() {
-      const rows = yield* parseStatus("job-a|RUNNING|\njob-b|FAILED|5\njob-c|LOST|\n")
-      assert.deepStrictEqual(rows, [
-        { id: "job-a", state: "RUNNING", code: undefined },
-        { id: "job-b", state: "FAILED", code: 5 },
-        { id: "job-c", state: "LOST", code: undefined }
+      const rows = yield* parseStatus(
+        "job-a|RUNNING||1795907664|1795907665|\njob-b|FAILED|5|1795907664|1795907665|1795907670\njob-c|LOST||1795907664||\n" +
+          "job-d|UNKNOWN||||\n"
+      )
+      assert.deepStrictEqual(rows.map((r) => [r.id, r.state, r.code, r.submitted, r.started, r.ended]), [
+        ["job-a", "RUNNING", undefined, 1795907664, 1795907665, undefined],
+        ["job-b", "FAILED", 5, 1795907664, 1795907665, 1795907670],
+        ["job-c", "LOST", undefined, 1795907664, undefined, undefined],
+        ["job-d", "UNKNOWN", undefined, undefined, undefined, undefined]
+      ])
+      const running = directGnuInfo(rows[0]!)
+      assert.deepStrictEqual([running.startTime, running.endTime], [new Date(1795907665000), undefined])
+      assert.deepStrictEqual(directGnuInfo(rows[1]!).endTime, new Date(1795907670000))
+      // the lines of an older status script, without times
+      const old = yield* parseStatus("job-a|RUNNING|\njob-b|FAILED|5\n")
+      assert.deepStrictEqual(old.map((r) => [r.id, r.state, r.code, r.submitted]), [
+        ["job-a", "RUNNING", undefined, undefined],
+        ["job-b", "FAILED", 5, undefined]
       ])
       assert.strictEqual(yield* failureTag(parseStatus("nonsense")), "ParseError")
     }))

@@ -2,7 +2,8 @@
  * The shell side of `DirectGnuScheduler`. A job is a directory
  * `<jobs dir>/<id>/` (default `~/.cerulean/jobs`) holding the user's script,
  * a wrapper that runs it in its own session (`setsid`), the process group ids,
- * and finally an `exit` record `<code> <STATE>`. Each script is fixed text run
+ * the submit and start times (`submitted`, `started`: epoch seconds) and
+ * finally an `exit` record `<code> <STATE> <end time>`. Each script is fixed text run
  * as `bash -c <script> <name> <args...>`: values only travel as arguments.
  *
  * @since 0.1.0
@@ -49,6 +50,7 @@ __alive() {
  */
 export const wrapperScript = `__d=$1
 __limit=$2
+printf '%(%s)T\\n' -1 >"$__d/started"
 printf '%s\\n' "$$" >"$__d/wpid"
 setsid bash "$__d/user.sh" </dev/null &
 __pg=$!
@@ -79,7 +81,7 @@ elif [ -f "$__d/timedout" ]; then
   __state=TIMEOUT
   __code=124
 fi
-printf '%s %s\\n' "$__code" "$__state" >"$__d/exit.tmp" && mv -f "$__d/exit.tmp" "$__d/exit"
+printf '%s %s %(%s)T\\n' "$__code" "$__state" -1 >"$__d/exit.tmp" && mv -f "$__d/exit.tmp" "$__d/exit"
 rm -f "$__d/user.sh" "$__d/job.sh" "$__d/pgid" "$__d/wpid" "$__d/cancelled" "$__d/timedout"
 `
 
@@ -101,6 +103,7 @@ __err=\${4:-/dev/null}
 { : >>"$__out"; } || exit 1
 { : >>"$__err"; } || exit 1
 __d=$(mktemp -d "$__root/job-XXXXXXXXXX") || exit 1
+printf '%(%s)T\\n' -1 >"$__d/submitted"
 cat >"$__d/user.sh" || exit 1
 cat >"$__d/job.sh" <<'CERULEAN_WRAPPER_EOF'
 ${wrapperScript}CERULEAN_WRAPPER_EOF
@@ -118,10 +121,11 @@ printf '%s\\n' "\${__d##*/}"
 `
 
 /**
- * Prints `<id>|<STATE>|<code>` per job id: `RUNNING` while either process
- * group lives, the exit record once written, `CANCELLED`/`TIMEOUT` for a job
- * killed before its wrapper could write one, `LOST` for a job that ended with
- * no record (killed from outside), `UNKNOWN` for no such job.
+ * Prints `<id>|<STATE>|<code>|<submitted>|<started>|<ended>` per job id
+ * (times in epoch seconds, empty when unknown): `RUNNING` while either
+ * process group lives, the exit record once written, `CANCELLED`/`TIMEOUT`
+ * for a job killed before its wrapper could write one, `LOST` for a job that
+ * ended with no record (killed from outside), `UNKNOWN` for no such job.
  * `$1` = jobs dir, then the ids.
  *
  * @since 0.1.0
@@ -131,17 +135,26 @@ export const statusScript = `__root=\${1:-$HOME/.cerulean/jobs}
 shift
 ${liveSessions}
 __snapshot
+__times() {
+  { read -r __t0 <"$__d/submitted"; } 2>/dev/null || __t0=
+  { read -r __t1 <"$__d/started"; } 2>/dev/null || __t1=
+}
 for __id in "$@"; do
   __d=$__root/$__id
-  if [ ! -d "$__d" ]; then printf '%s|UNKNOWN|\\n' "$__id"; continue; fi
-  if [ -f "$__d/exit" ]; then read -r __c __s <"$__d/exit"; printf '%s|%s|%s\\n' "$__id" "$__s" "$__c"; continue; fi
+  if [ ! -d "$__d" ]; then printf '%s|UNKNOWN||||\\n' "$__id"; continue; fi
+  __times
+  if [ -f "$__d/exit" ]; then
+    read -r __c __s __e <"$__d/exit"; printf '%s|%s|%s|%s|%s|%s\\n' "$__id" "$__s" "$__c" "$__t0" "$__t1" "$__e"; continue
+  fi
   __alive=
   for __p in $(cat "$__d/pgid" "$__d/wpid" 2>/dev/null); do __alive "$__p" && __alive=1; done
-  if [ -n "$__alive" ]; then printf '%s|RUNNING|\\n' "$__id"; continue; fi
-  if [ -f "$__d/exit" ]; then read -r __c __s <"$__d/exit"; printf '%s|%s|%s\\n' "$__id" "$__s" "$__c"; continue; fi
-  if [ -f "$__d/cancelled" ]; then printf '%s|CANCELLED|143\\n' "$__id"
-  elif [ -f "$__d/timedout" ]; then printf '%s|TIMEOUT|124\\n' "$__id"
-  else printf '%s|LOST|\\n' "$__id"; fi
+  if [ -n "$__alive" ]; then printf '%s|RUNNING||%s|%s|\\n' "$__id" "$__t0" "$__t1"; continue; fi
+  if [ -f "$__d/exit" ]; then
+    read -r __c __s __e <"$__d/exit"; printf '%s|%s|%s|%s|%s|%s\\n' "$__id" "$__s" "$__c" "$__t0" "$__t1" "$__e"; continue
+  fi
+  if [ -f "$__d/cancelled" ]; then printf '%s|CANCELLED|143|%s|%s|\\n' "$__id" "$__t0" "$__t1"
+  elif [ -f "$__d/timedout" ]; then printf '%s|TIMEOUT|124|%s|%s|\\n' "$__id" "$__t0" "$__t1"
+  else printf '%s|LOST||%s|%s|\\n' "$__id" "$__t0" "$__t1"; fi
 done
 `
 
@@ -176,7 +189,7 @@ while [ ! -f "$__d/exit" ] && [ "$__i" -lt 50 ]; do
   sleep 0.1; __i=$((__i + 1))
 done
 if [ ! -f "$__d/exit" ]; then
-  printf '143 CANCELLED\\n' >"$__d/exit.tmp" && mv -f "$__d/exit.tmp" "$__d/exit"
+  printf '143 CANCELLED %(%s)T\\n' -1 >"$__d/exit.tmp" && mv -f "$__d/exit.tmp" "$__d/exit"
   rm -f "$__d/user.sh" "$__d/job.sh" "$__d/pgid" "$__d/wpid" "$__d/cancelled" "$__d/timedout"
 fi
 exit 0
@@ -209,6 +222,10 @@ export interface DirectGnuRow {
   readonly id: string
   readonly state: string
   readonly code: number | undefined
+  /** Epoch seconds, where the job directory has them. */
+  readonly submitted?: number | undefined
+  readonly started?: number | undefined
+  readonly ended?: number | undefined
 }
 
 /**
@@ -222,9 +239,17 @@ export const parseStatus = (output: string): Effect.Effect<ReadonlyArray<DirectG
     const rows: Array<DirectGnuRow> = []
     for (const line of output.split("\n")) {
       if (line.trim() === "") continue
-      const match = /^([^|]+)\|([A-Z]+)\|(-?\d*)$/.exec(line.trim())
+      const match = /^([^|]+)\|([A-Z]+)\|(-?\d*)(?:\|(\d*)\|(\d*)\|(\d*))?$/.exec(line.trim())
       if (match === null) return Effect.fail(parseError("unexpected DirectGnu status line", line))
-      rows.push({ id: match[1]!, state: match[2]!, code: match[3] === "" ? undefined : Number(match[3]) })
+      const seconds = (text: string | undefined) => (text === undefined || text === "" ? undefined : Number(text))
+      rows.push({
+        id: match[1]!,
+        state: match[2]!,
+        code: seconds(match[3]),
+        submitted: seconds(match[4]),
+        started: seconds(match[5]),
+        ended: seconds(match[6])
+      })
     }
     return Effect.succeed(rows)
   })
@@ -238,8 +263,10 @@ export const parseStatus = (output: string): Effect.Effect<ReadonlyArray<DirectG
  * @category constructors
  */
 export const directGnuInfo = (row: DirectGnuRow): JobInfo => {
-  if (row.state === "RUNNING") return makeInfo({ id: row.id, status: "Running", state: "RUNNING" })
+  const date = (seconds: number | undefined) => (seconds === undefined ? undefined : new Date(seconds * 1000))
+  const times = { submitTime: date(row.submitted), startTime: date(row.started) }
+  if (row.state === "RUNNING") return makeInfo({ id: row.id, status: "Running", state: "RUNNING", ...times })
   const reason = row.state === "LOST" ? "the job ended without writing its exit record (killed from outside?)" : undefined
   const exitCode = (row.state === "CANCELLED" || row.state === "TIMEOUT") && row.code === 0 ? undefined : row.code
-  return makeInfo({ id: row.id, status: "Done", state: row.state, reason, exitCode })
+  return makeInfo({ id: row.id, status: "Done", state: row.state, reason, exitCode, ...times, endTime: date(row.ended) })
 }
