@@ -1,6 +1,7 @@
 // Unit tests of the pipelined SFTP reader and writer against a fake SFTP channel that answers out of order,
 // caps or refuses requests, counts what is outstanding, and can close mid-transfer.
 import * as FileSystemError from "@cerulean/core/FileSystemError"
+import { bytesOf } from "@cerulean/testing/CopyContract"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { EventEmitter } from "node:events"
@@ -117,15 +118,7 @@ const lane = (fake: FakeSftp): Lane => ({
   handle: Buffer.from([0])
 })
 
-const bytes = (n: number, seed = 1) => {
-  const out = new Uint8Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
+const bytes = (n: number, seed = 1) => bytesOf(n, seed)
 
 const concat = (chunks: ReadonlyArray<Uint8Array>) => {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))

@@ -13,7 +13,7 @@ import { Shell } from "@cerulean/core"
 import type { SchedulerError } from "@cerulean/core/Scheduler"
 import * as Effect from "effect/Effect"
 import { parseError } from "./command.ts"
-import { makeInfo } from "./jobInfo.ts"
+import { fromEpochSeconds, makeInfo } from "./jobInfo.ts"
 
 /**
  * Seconds between SIGTERM and SIGKILL when a job is cancelled or overruns its time.
@@ -139,19 +139,16 @@ __times() {
   { read -r __t0 <"$__d/submitted"; } 2>/dev/null || __t0=
   { read -r __t1 <"$__d/started"; } 2>/dev/null || __t1=
 }
+__record() { read -r __c __s __e <"$__d/exit"; printf '%s|%s|%s|%s|%s|%s\\n' "$__id" "$__s" "$__c" "$__t0" "$__t1" "$__e"; }
 for __id in "$@"; do
   __d=$__root/$__id
   if [ ! -d "$__d" ]; then printf '%s|UNKNOWN||||\\n' "$__id"; continue; fi
   __times
-  if [ -f "$__d/exit" ]; then
-    read -r __c __s __e <"$__d/exit"; printf '%s|%s|%s|%s|%s|%s\\n' "$__id" "$__s" "$__c" "$__t0" "$__t1" "$__e"; continue
-  fi
+  if [ -f "$__d/exit" ]; then __record; continue; fi
   __alive=
   for __p in $(cat "$__d/pgid" "$__d/wpid" 2>/dev/null); do __alive "$__p" && __alive=1; done
   if [ -n "$__alive" ]; then printf '%s|RUNNING||%s|%s|\\n' "$__id" "$__t0" "$__t1"; continue; fi
-  if [ -f "$__d/exit" ]; then
-    read -r __c __s __e <"$__d/exit"; printf '%s|%s|%s|%s|%s|%s\\n' "$__id" "$__s" "$__c" "$__t0" "$__t1" "$__e"; continue
-  fi
+  if [ -f "$__d/exit" ]; then __record; continue; fi
   if [ -f "$__d/cancelled" ]; then printf '%s|CANCELLED|143|%s|%s|\\n' "$__id" "$__t0" "$__t1"
   elif [ -f "$__d/timedout" ]; then printf '%s|TIMEOUT|124|%s|%s|\\n' "$__id" "$__t0" "$__t1"
   else printf '%s|LOST||%s|%s|\\n' "$__id" "$__t0" "$__t1"; fi
@@ -263,10 +260,9 @@ export const parseStatus = (output: string): Effect.Effect<ReadonlyArray<DirectG
  * @category constructors
  */
 export const directGnuInfo = (row: DirectGnuRow): JobInfo => {
-  const date = (seconds: number | undefined) => (seconds === undefined ? undefined : new Date(seconds * 1000))
-  const times = { submitTime: date(row.submitted), startTime: date(row.started) }
+  const times = { submitTime: fromEpochSeconds(row.submitted), startTime: fromEpochSeconds(row.started) }
   if (row.state === "RUNNING") return makeInfo({ id: row.id, status: "Running", state: "RUNNING", ...times })
   const reason = row.state === "LOST" ? "the job ended without writing its exit record (killed from outside?)" : undefined
   const exitCode = (row.state === "CANCELLED" || row.state === "TIMEOUT") && row.code === 0 ? undefined : row.code
-  return makeInfo({ id: row.id, status: "Done", state: row.state, reason, exitCode, ...times, endTime: date(row.ended) })
+  return makeInfo({ id: row.id, status: "Done", state: row.state, reason, exitCode, ...times, endTime: fromEpochSeconds(row.ended) })
 }

@@ -25,6 +25,16 @@ export interface InfoFields {
 }
 
 /**
+ * The date of a time in seconds since the epoch (how schedulers report
+ * times to this library), or nothing.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEpochSeconds = (seconds: number | undefined): Date | undefined =>
+  seconds === undefined ? undefined : new Date(seconds * 1000)
+
+/**
  * Makes a `JobInfo`, leaving out absent fields.
  *
  * @since 0.1.0

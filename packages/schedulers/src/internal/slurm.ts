@@ -11,7 +11,7 @@ import type { RunResult } from "@cerulean/core"
 import type { SchedulerError } from "@cerulean/core/Scheduler"
 import * as Effect from "effect/Effect"
 import { message, parseError, submitFailed } from "./command.ts"
-import { finalExit, makeInfo } from "./jobInfo.ts"
+import { finalExit, fromEpochSeconds, makeInfo } from "./jobInfo.ts"
 
 const waiting = new Set([
   "PENDING",
@@ -248,12 +248,11 @@ const parseExit = (text: string): { code: number | undefined; signal: number | u
  */
 export const slurmInfo = (row: SlurmRow, marker?: number): JobInfo => {
   const status = slurmStatus(row.state)
-  const date = (seconds: number | undefined) => (seconds === undefined ? undefined : new Date(seconds * 1000))
   const times = {
-    submitTime: date(row.submit),
+    submitTime: fromEpochSeconds(row.submit),
     // a pending job's StartTime is the scheduler's forecast, a running job's EndTime its time limit
-    startTime: status === "Waiting" ? undefined : date(row.start),
-    endTime: status === "Done" ? date(row.end) : undefined
+    startTime: status === "Waiting" ? undefined : fromEpochSeconds(row.start),
+    endTime: status === "Done" ? fromEpochSeconds(row.end) : undefined
   }
   if (status !== "Done") return makeInfo({ id: row.id, status, state: row.state, reason: row.reason, ...times })
   const exit = finalExit({ code: row.code, signal: row.signal, marker, killed: row.state !== "COMPLETED" })
