@@ -19,7 +19,7 @@ import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
-import type { FileInfo, FileSystem, TransferOptions } from "./FileSystem.ts"
+import type { BatchFile, BatchOptions, FileInfo, FileSystem, TransferOptions } from "./FileSystem.ts"
 import * as FileSystemError from "./FileSystemError.ts"
 import * as posix from "./internal/posixPath.ts"
 import { Path } from "./Path.ts"
@@ -629,19 +629,22 @@ const utf8Length = (s: string): number => (ascii.test(s) ? s.length : new TextEn
 const ascii = /^[\x00-\x7f]*$/
 
 /**
- * A hidden, unique name next to `target`: `.<name>.cerulean-<random>.tmp`,
+ * A hidden name next to `target`: `.<name>.cerulean-<n in base 36>.tmp`,
  * with the name shortened if the whole would pass the 255-byte limit.
  */
+const temporaryNameWith = (target: string, n: number): string => {
+  const suffix = `.cerulean-${n.toString(36).padStart(8, "0")}.tmp`
+  // target is absolute and normalized (a plan's path): its name follows the last slash
+  const slash = target.lastIndexOf("/")
+  let name = target.slice(slash + 1)
+  const budget = 255 - 1 - suffix.length
+  while (utf8Length(name) > budget) name = Array.from(name).slice(0, -1).join("")
+  return `${slash === 0 ? "" : target.slice(0, slash)}/.${name}${suffix}`
+}
+
+/** A hidden, unique name next to `target` (see {@link temporaryNameWith}), with a random number. */
 const temporaryName = (target: string): Effect.Effect<string> =>
-  Effect.map(Random.nextIntBetween(0, 36 ** 8), (n) => {
-    const suffix = `.cerulean-${n.toString(36).padStart(8, "0")}.tmp`
-    // target is absolute and normalized (a plan's path): its name follows the last slash
-    const slash = target.lastIndexOf("/")
-    let name = target.slice(slash + 1)
-    const budget = 255 - 1 - suffix.length
-    while (utf8Length(name) > budget) name = Array.from(name).slice(0, -1).join("")
-    return `${slash === 0 ? "" : target.slice(0, slash)}/.${name}${suffix}`
-  })
+  Effect.map(Random.nextIntBetween(0, 36 ** 8), (n) => temporaryNameWith(target, n))
 
 /** An error about a temporary file reported against the target it stands for. */
 const onTarget = (temp: string, target: string) => (e: FileSystemError.FileSystemError) =>
@@ -654,6 +657,15 @@ const onTarget = (temp: string, target: string) => (e: FileSystemError.FileSyste
     })
     : e
 
+/** Removes a temporary file left by an unfinished transfer (a missing one is fine, other failures are logged). */
+const removeTemporary = (fs: FileSystem, temp: string): Effect.Effect<void> =>
+  fs.unlink(temp).pipe(
+    Effect.andThen(Effect.logDebug("copy: removed the temporary file of an unfinished transfer")),
+    Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.void),
+    Effect.catchCause((cause) => Effect.logDebug("copy: could not remove a temporary file", cause)),
+    Effect.annotateLogs({ path: temp })
+  )
+
 /** Runs `use` on a fresh temporary name next to `target`, removing whatever is left there unless `use` succeeds. */
 const withTemporary = <A, E>(
   fs: FileSystem,
@@ -665,13 +677,7 @@ const withTemporary = <A, E>(
       Effect.succeed(temp),
       (t) =>
         Effect.mapError(use(t), (e) => (e instanceof FileSystemError.FileSystemError ? onTarget(t, target)(e) : e)),
-      (t, exit) =>
-        Exit.isSuccess(exit) ? Effect.void : fs.unlink(t).pipe(
-          Effect.andThen(Effect.logDebug("copy: removed the temporary file of an unfinished transfer")),
-          Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.void),
-          Effect.catchCause((cause) => Effect.logDebug("copy: could not remove a temporary file", cause)),
-          Effect.annotateLogs({ path: t })
-        )
+      (t, exit) => (Exit.isSuccess(exit) ? Effect.void : removeTemporary(fs, t))
     ))
 
 /**
@@ -806,8 +812,11 @@ const execute = (
       })
     }
 
-    const copyFile = (op: FileOp) => {
-      tracker.start(op.source)
+    /**
+     * The mode to create a file with and, when nothing but the rename is left after its
+     * transfer, its final name for a fast path to rename it to.
+     */
+    const creation = (op: FileOp) => {
       const final = permissions ? finalMode(op.mode, 0o666) : undefined
       // Without copyPermissions the final bits are within the umask's default, so the file
       // can be created with them when they let the owner write; otherwise it is created
@@ -821,20 +830,94 @@ const execute = (
       const renameTo = (final === undefined || (umaskKnown && final === createMode)) && op.existing !== "tree"
         ? op.target
         : undefined
-      return withTemporary(dst, op.target, (temp) =>
-        Effect.flatMap(transfer(op, temp, createMode, renameTo), (result) => {
-          if (result.renamed) return Effect.succeed(result.bytes)
-          let finish: Effect.Effect<void, FileSystemError.FileSystemError> = dst.rename(temp, op.target)
-          if (op.existing === "tree") {
-            finish = Effect.andThen(new Path(dst, op.target).rmdir({ recursive: true }), finish)
-          }
-          if (final !== undefined && (!result.modeSet || final !== createMode)) {
-            finish = Effect.andThen(dst.chmod(temp, final), finish)
-          }
-          return Effect.as(finish, result.bytes)
-        })).pipe(Effect.map((bytes) => tracker.finish(op.size, bytes)))
+      return { final, createMode, renameTo }
     }
-    yield* Effect.forEach(plan.files, copyFile, { concurrency, discard: true })
+
+    /** What is left to do to a transferred file at `temp`: its chmod, the removal of a tree in the way, its rename. */
+    const putInPlace = (op: FileOp, temp: string, result: Transferred): Effect.Effect<void, FileSystemError.FileSystemError> => {
+      if (result.renamed) return Effect.void
+      const { final, createMode } = creation(op)
+      let finish: Effect.Effect<void, FileSystemError.FileSystemError> = dst.rename(temp, op.target)
+      if (op.existing === "tree") {
+        finish = Effect.andThen(new Path(dst, op.target).rmdir({ recursive: true }), finish)
+      }
+      if (final !== undefined && (!result.modeSet || final !== createMode)) {
+        finish = Effect.andThen(dst.chmod(temp, final), finish)
+      }
+      return finish
+    }
+
+    const copyFile = (op: FileOp) => {
+      tracker.start(op.source)
+      const { createMode, renameTo } = creation(op)
+      return withTemporary(dst, op.target, (temp) =>
+        Effect.flatMap(transfer(op, temp, createMode, renameTo), (result) =>
+          Effect.as(putInPlace(op, temp, result), result.bytes))).pipe(
+          Effect.map((bytes) => tracker.finish(op.size, bytes))
+        )
+    }
+
+    /**
+     * Offers the files to a batch fast path, if the pair has one: the files it
+     * leaves alone, for `copyFile`. Every file it started and did not put in
+     * place is removed again if the batch fails or is interrupted.
+     */
+    const copyBatch = (files: ReadonlyArray<FileOp>): Effect.Effect<ReadonlyArray<FileOp>, FileSystemError.FileSystemError> =>
+      Effect.flatMap(Random.nextIntBetween(0, 36 ** 8), (n) => {
+        const batch: Array<BatchFile> = files.map((op) => {
+          const { createMode, renameTo } = creation(op)
+          // one random number for the batch: the names differ by the target's name
+          return { from: op.source, to: temporaryNameWith(op.target, n), size: op.size, mode: createMode, renameTo }
+        })
+        /** Files started and not in place yet: their temporary names may exist. */
+        const started = new Set<number>()
+        const left: Array<FileOp> = []
+        const toPlace: Array<readonly [number, Transferred]> = []
+        const options: BatchOptions = {
+          concurrency,
+          onStart: (i) => {
+            started.add(i)
+            tracker.start(files[i]!.source)
+          },
+          onEnd: (i, outcome) => {
+            const op = files[i]!
+            if (!outcome.transferred) {
+              started.delete(i)
+              left.push(op)
+              return
+            }
+            tracker.add(outcome.bytes)
+            const result = { bytes: outcome.bytes, modeSet: outcome.createdWithMode && umaskKnown, renamed: outcome.renamed }
+            if (!outcome.renamed) return void toPlace.push([i, result])
+            started.delete(i)
+            tracker.finish(op.size, outcome.bytes)
+          }
+        }
+        const send = src.sendManyTo?.(batch, dst, options)
+        const hook = send ?? dst.receiveManyFrom?.(src, batch, options)
+        if (hook === undefined) return Effect.succeed(files)
+        const kind: FastPath = send !== undefined ? "sendManyTo" : "receiveManyFrom"
+        const placed = Effect.forEach(toPlace, ([i, result]) =>
+          Effect.map(putInPlace(files[i]!, batch[i]!.to, result), () => {
+            started.delete(i)
+            tracker.finish(files[i]!.size, result.bytes)
+          }), { concurrency, discard: true })
+        return Effect.andThen(hook, Effect.suspend(() => placed)).pipe(
+          Effect.mapError((e) => {
+            const i = batch.findIndex((f) => f.to === e.reason.path)
+            return i < 0 ? e : onTarget(batch[i]!.to, files[i]!.target)(e)
+          }),
+          Effect.onExit((exit) =>
+            Exit.isSuccess(exit)
+              ? Effect.sync(() => fastUsed.set(kind, (fastUsed.get(kind) ?? 0) + files.length - left.length))
+              : Effect.forEach([...started], (i) => removeTemporary(dst, batch[i]!.to), { concurrency, discard: true })
+          ),
+          Effect.as(left)
+        )
+      })
+
+    const single = opts.fastPaths ? yield* copyBatch(plan.files) : plan.files
+    yield* Effect.forEach(single, copyFile, { concurrency, discard: true })
     for (const [kind, files] of fastUsed) {
       yield* Effect.logDebug(`copy: used ${describeFastPath(kind, src, dst)} (${files} files)`)
     }
@@ -880,15 +963,15 @@ const fastPath = (
   return undefined
 }
 
-type FastPath = "copyFile" | "sendTo" | "receiveFrom"
+type FastPath = "copyFile" | "sendTo" | "receiveFrom" | "sendManyTo" | "receiveManyFrom"
 
 /** How the Debug log names a fast path. */
 const describeFastPath = (kind: FastPath, src: FileSystem, dst: FileSystem): string =>
   kind === "copyFile"
     ? "copyFile"
-    : kind === "sendTo"
-    ? `${src.protocol} sendTo ${dst.protocol}`
-    : `${dst.protocol} receiveFrom ${src.protocol}`
+    : kind === "sendTo" || kind === "sendManyTo"
+    ? `${src.protocol} ${kind} ${dst.protocol}`
+    : `${dst.protocol} ${kind} ${src.protocol}`
 
 // -------------------------------------------------------------------- api
 

@@ -144,6 +144,59 @@ export interface TransferOptions {
 }
 
 /**
+ * One file of a batch transfer ({@link Backend.sendManyTo},
+ * {@link Backend.receiveManyFrom}): `from` on the source, written to the
+ * new file `to` on the target, with the meaning of {@link TransferOptions}
+ * for `mode`, `renameTo` and `size`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BatchFile {
+  readonly from: string
+  readonly to: string
+  /** The size of `from` when the copy was planned (a hint: it may have changed since). */
+  readonly size: number
+  readonly mode?: number | undefined
+  readonly renameTo?: string | undefined
+}
+
+/**
+ * How a file of a batch ended, when it ended without error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BatchOutcome {
+  /**
+   * `false`: the hook left this file alone (too large for it, something in
+   * the way) and nothing of it is at `to`; the caller copies it on its own.
+   */
+  readonly transferred: boolean
+  /** Bytes written. */
+  readonly bytes: number
+  /** As {@link TransferOptions.onCreatedWithMode}. */
+  readonly createdWithMode: boolean
+  /** As {@link TransferOptions.onRenamed}: the file is at its `renameTo`. */
+  readonly renamed: boolean
+}
+
+/**
+ * Options of the batch fast paths.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BatchOptions {
+  /** Files in flight at once. */
+  readonly concurrency: number
+  /** A file is about to be created at its `to` (from here on, something may be there). */
+  readonly onStart: (index: number) => void
+  /** A file ended without error. */
+  readonly onEnd: (index: number, outcome: BatchOutcome) => void
+}
+
+/**
  * The primitives an implementation provides. Paths are absolute, normalized
  * POSIX strings. Each primitive fails with a `FileSystemError` whose reason
  * follows the POSIX error it corresponds to.
@@ -236,6 +289,36 @@ export interface Backend {
       from: string,
       to: string,
       options?: TransferOptions
+    ) => Effect.Effect<void, FileSystemError> | undefined)
+    | undefined
+  /**
+   * Optional fast path for many files at once: the batch form of
+   * {@link sendTo}, which `copy` offers a tree's files before copying them
+   * one by one. A tree of small files is bound by the client's work per
+   * file, and a batch spares the effect, scope and lease of each. Returns
+   * `undefined` for pairings it does not handle.
+   *
+   * Contract: each file is reported through `options.onStart` before
+   * anything is created at its `to`, and through `options.onEnd` once it
+   * ended without error (`transferred: false` for a file the hook left
+   * alone). On the first error the hook starts no further file and fails
+   * once the files in flight have ended; on interruption it stops the same
+   * way. `copy` removes the `to` of every file started and not renamed into
+   * place.
+   */
+  readonly sendManyTo?:
+    | ((
+      files: ReadonlyArray<BatchFile>,
+      target: Backend,
+      options: BatchOptions
+    ) => Effect.Effect<void, FileSystemError> | undefined)
+    | undefined
+  /** Optional fast path, the mirror of {@link sendManyTo} (the batch form of {@link receiveFrom}). */
+  readonly receiveManyFrom?:
+    | ((
+      source: Backend,
+      files: ReadonlyArray<BatchFile>,
+      options: BatchOptions
     ) => Effect.Effect<void, FileSystemError> | undefined)
     | undefined
 }

@@ -184,7 +184,9 @@ export class SftpFileSystem extends Context.Service<SftpFileSystem, FileSystem.F
         writeStream: backend.writeStream,
         copyFile: hooks.copyFile,
         sendTo: hooks.sendTo,
-        receiveFrom: hooks.receiveFrom
+        receiveFrom: hooks.receiveFrom,
+        sendManyTo: hooks.sendManyTo,
+        receiveManyFrom: hooks.receiveManyFrom
       })
       registry.set(fs, internals)
       return fs

@@ -14,7 +14,7 @@
  *
  * @internal
  */
-import type { Backend, FileInfo, TransferOptions } from "@cerulean/core/FileSystem"
+import type { Backend, BatchFile, BatchOptions, BatchOutcome, FileInfo, TransferOptions } from "@cerulean/core/FileSystem"
 import * as FileSystemError from "@cerulean/core/FileSystemError"
 import * as Effect from "effect/Effect"
 import type { makeBackend, TransferTuning } from "./sftpBackend.ts"
@@ -223,9 +223,88 @@ export const makeHooks = (self: Internals) => {
     )
   }
 
+  /** The batch's report of a small transfer. */
+  const outcome = (small: SmallFile.SmallResult, bytes: number): BatchOutcome => ({
+    transferred: small !== "large",
+    bytes,
+    createdWithMode: small === "created" || small === "renamed",
+    renamed: small === "renamed"
+  })
+
+  /**
+   * A batch of files between the local disk and this server, each smaller
+   * than one request, through one small-file engine over a few leased
+   * channels (one per 8 files in flight, at most `stripes`): larger files are
+   * left to copy at once, without a lease.
+   */
+  const many = (
+    write: boolean,
+    files: ReadonlyArray<BatchFile>,
+    options: BatchOptions,
+    run: typeof SmallFile.uploadMany
+  ): Effect.Effect<void, FileSystemError.FileSystemError> =>
+    Effect.gen(function*() {
+      const main = yield* channels.main
+      const maxSize = pipelineFor([main], tuning, write).requestSize
+      const small: Array<number> = []
+      for (let i = 0; i < files.length; i++) {
+        if (files[i]!.size < maxSize) small.push(i)
+        else options.onEnd(i, outcome("large", 0))
+      }
+      if (small.length === 0) return
+      const start = performance.now()
+      let bytes = 0
+      const count = Math.max(1, Math.min(tuning.stripes, Math.ceil(Math.min(options.concurrency, small.length) / 8)))
+      yield* Effect.scoped(Effect.flatMap(channels.lease(count), (sessions) =>
+        run(sessions, small.map((i) => {
+          const { from, mode, renameTo, size, to } = files[i]!
+          return { from, to, size, mode, renameTo }
+        }), {
+          concurrency: options.concurrency,
+          maxSize,
+          onStart: (k) => options.onStart(small[k]!),
+          onEnd: (k, result, written) => {
+            bytes += written
+            options.onEnd(small[k]!, outcome(result, written))
+          }
+        })))
+      yield* Effect.logDebug(`SFTP ${write ? "upload" : "download"} of small files done`).pipe(Effect.annotateLogs({
+        files: small.length,
+        bytes,
+        seconds: ((performance.now() - start) / 1000).toFixed(3),
+        channels: count
+      }))
+    })
+
+  /** This server's files to the local disk, as a batch. */
+  const sendManyTo = (
+    files: ReadonlyArray<BatchFile>,
+    target: Backend,
+    options: BatchOptions
+  ): Effect.Effect<void, FileSystemError.FileSystemError> | undefined =>
+    target.protocol !== "local"
+      ? undefined
+      : many(false, files, options, SmallFile.downloadMany).pipe(
+        Effect.withSpan("SftpFileSystem.sendManyTo", { attributes: { files: files.length } })
+      )
+
+  /** Local files to this server, as a batch. */
+  const receiveManyFrom = (
+    source: Backend,
+    files: ReadonlyArray<BatchFile>,
+    options: BatchOptions
+  ): Effect.Effect<void, FileSystemError.FileSystemError> | undefined =>
+    source.protocol !== "local"
+      ? undefined
+      : many(true, files, options, SmallFile.uploadMany).pipe(
+        Effect.withSpan("SftpFileSystem.receiveManyFrom", { attributes: { files: files.length } })
+      )
+
   return {
     copyFile: channels.has("copy-data") ? copyFile : undefined,
     sendTo,
-    receiveFrom
+    receiveFrom,
+    sendManyTo,
+    receiveManyFrom
   }
 }

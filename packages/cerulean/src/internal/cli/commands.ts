@@ -140,6 +140,8 @@ export const throttled = (path: Path, bytesPerSecond: number): Path => {
     copyFile: undefined,
     sendTo: undefined,
     receiveFrom: undefined,
+    sendManyTo: undefined,
+    receiveManyFrom: undefined,
     readStream: (p, options) =>
       fs.readStream(p, options).pipe(
         // Tenths of a second, so the limit holds from the start instead of after a first second's burst.
