@@ -864,13 +864,16 @@ const execute = (
      */
     const copyBatch = (files: ReadonlyArray<FileOp>): Effect.Effect<ReadonlyArray<FileOp>, FileSystemError.FileSystemError> =>
       Effect.flatMap(Random.nextIntBetween(0, 36 ** 8), (n) => {
-        const batch: Array<BatchFile> = files.map((op) => {
+        const batch: Array<BatchFile> = files.map((op, i) => {
           const { createMode, renameTo } = creation(op)
-          // one random number for the batch: the names differ by the target's name
-          return { from: op.source, to: temporaryNameWith(op.target, n), size: op.size, mode: createMode, renameTo }
+          // one random number for the batch, plus the file's index: unique even where long names are shortened alike
+          const to = temporaryNameWith(op.target, (n + i) % 36 ** 8)
+          return { from: op.source, to, size: op.size, mode: createMode, renameTo }
         })
         /** Files started and not in place yet: their temporary names may exist. */
         const started = new Set<number>()
+        /** Bytes reported through `onProgress`, per file that reported any. */
+        const landed = new Map<number, number>()
         const left: Array<FileOp> = []
         const toPlace: Array<readonly [number, Transferred]> = []
         const options: BatchOptions = {
@@ -879,6 +882,10 @@ const execute = (
             started.add(i)
             tracker.start(files[i]!.source)
           },
+          onProgress: (i, bytes) => {
+            landed.set(i, (landed.get(i) ?? 0) + bytes)
+            tracker.add(bytes)
+          },
           onEnd: (i, outcome) => {
             const op = files[i]!
             if (!outcome.transferred) {
@@ -886,7 +893,7 @@ const execute = (
               left.push(op)
               return
             }
-            tracker.add(outcome.bytes)
+            tracker.add(outcome.bytes - (landed.get(i) ?? 0))
             const result = { bytes: outcome.bytes, modeSet: outcome.createdWithMode && umaskKnown, renamed: outcome.renamed }
             if (!outcome.renamed) return void toPlace.push([i, result])
             started.delete(i)

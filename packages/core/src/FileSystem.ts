@@ -192,6 +192,12 @@ export interface BatchOptions {
   readonly concurrency: number
   /** A file is about to be created at its `to` (from here on, something may be there). */
   readonly onStart: (index: number) => void
+  /**
+   * Bytes of a file written since the previous call, as they land (as
+   * {@link TransferOptions.onProgress}); optional for a hook: what a file's
+   * `onEnd` counts beyond these is counted then.
+   */
+  readonly onProgress: (index: number, bytes: number) => void
   /** A file ended without error. */
   readonly onEnd: (index: number, outcome: BatchOutcome) => void
 }

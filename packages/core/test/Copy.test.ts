@@ -8,6 +8,7 @@ import {
   defaultMode,
   type Env,
   exists,
+  failure,
   hello,
   mode,
   names,
@@ -124,6 +125,176 @@ const pairings: ReadonlyArray<Pairing> = [
 ]
 
 for (const [name, make] of pairings) CopyContract.run(name, make)
+
+// ---------------------------------------------------------------- batch fast paths
+
+interface BatchHookOptions {
+  /** Rename each file to its `renameTo` (else copy does it). */
+  readonly rename: boolean
+  /** Leave files larger than this to copy. */
+  readonly declineAbove?: number
+  /** Fail after writing the file read from this path (its temporary file stays for copy to remove). */
+  readonly failOn?: string
+  /** Never end the file read from this path, once written. */
+  readonly stallOn?: string
+  /** Called with each batch offered. */
+  readonly offered?: (files: ReadonlyArray<FileSystem.BatchFile>) => void
+}
+
+/**
+ * A batch hook writing into `into` with its primitives, one effect per file: what a backend's own engine
+ * does, for testing what `copy` does around it.
+ */
+const batchInto = (into: FileSystem.Backend, hook: BatchHookOptions) =>
+(
+  source: FileSystem.Backend,
+  files: ReadonlyArray<FileSystem.BatchFile>,
+  batch: FileSystem.BatchOptions
+): Effect.Effect<void, FileSystemError.FileSystemError> => {
+  hook.offered?.(files)
+  return Effect.forEach(files.map((f, i) => [f, i] as const), ([f, i]) =>
+    Effect.gen(function*() {
+      if (hook.declineAbove !== undefined && f.size > hook.declineAbove) {
+        return batch.onEnd(i, { transferred: false, bytes: 0, createdWithMode: false, renamed: false })
+      }
+      batch.onStart(i)
+      let bytes = 0
+      const data = source.readStream(f.from).pipe(Stream.tap((c) =>
+        Effect.sync(() => {
+          bytes += c.length
+          batch.onProgress(i, c.length)
+        })
+      ))
+      yield* into.writeStream(f.to, data, { mode: f.mode })
+      if (f.from === hook.failOn) {
+        return yield* Effect.fail(FileSystemError.make("Io", { path: f.to, operation: "writeStream", description: "injected" }))
+      }
+      if (f.from === hook.stallOn) return yield* Effect.never
+      const renamed = hook.rename && f.renameTo !== undefined
+      if (renamed) yield* into.rename(f.to, f.renameTo!)
+      batch.onEnd(i, { transferred: true, bytes, createdWithMode: f.mode !== undefined, renamed })
+    }), { concurrency: batch.concurrency, discard: true })
+}
+
+const batchPairings: ReadonlyArray<Pairing> = [
+  [
+    "memory -> memory, through the target's batch hook (receiveManyFrom), which renames",
+    Effect.gen(function*() {
+      const a = yield* MemoryFileSystem.make()
+      const b = yield* MemoryFileSystem.make()
+      const dst = wrap(b, { receiveManyFrom: batchInto(b, { rename: true }) })
+      return { src: yield* memorySide(a, "src"), dst: yield* memorySide(dst, "dst"), sameFs: false }
+    })
+  ],
+  [
+    "memory -> memory, through the source's batch hook (sendManyTo), which leaves files over 100 bytes and the renames to copy",
+    Effect.gen(function*() {
+      const a = yield* MemoryFileSystem.make()
+      const b = yield* MemoryFileSystem.make()
+      const src = wrap(a, {
+        sendManyTo: (files, target, batch) => batchInto(target, { rename: false, declineAbove: 100 })(a, files, batch)
+      })
+      return { src: yield* memorySide(src, "src"), dst: yield* memorySide(b, "dst"), sameFs: false }
+    })
+  ]
+]
+
+for (const [name, make] of batchPairings) {
+  // a source wrapped to inject slowness or failure reads through its own readStream: without the batch hook
+  CopyContract.run(name, make, { wrap: (fs, overrides) => wrap(fs, { ...overrides, sendManyTo: undefined }) })
+}
+
+describe("copy, batch fast paths", () => {
+  /** A tree of `n` files in two directories, file i of i * 10 bytes, and a memory target. */
+  const setup = (n: number) =>
+    Effect.gen(function*() {
+      const a = yield* MemoryFileSystem.make()
+      const b = yield* MemoryFileSystem.make({ umask: 0o027 })
+      for (const d of ["d1", "d2"]) yield* Effect.orDie(a.path("t", d).mkdir({ parents: true }))
+      const files: Array<string> = []
+      for (let i = 0; i < n; i++) {
+        const path = `/t/d${1 + (i % 2)}/f${i}`
+        yield* Effect.orDie(a.path(path).writeText("x".repeat(i * 10)))
+        files.push(path)
+      }
+      return { a, b, files }
+    })
+
+  it.effect("offers every file once; declined ones are copied one by one, the others put in place with their modes", () =>
+    Effect.gen(function*() {
+      const { a, b, files } = yield* setup(20)
+      yield* Effect.orDie(a.path("/t/d1/f4").chmod(0o600))
+      yield* Effect.orDie(a.path("/t/d2/f5").chmod(0o444))
+      const offered: Array<FileSystem.BatchFile> = []
+      const renames: Array<string> = []
+      const dst = wrap(b, {
+        receiveManyFrom: batchInto(b, { rename: false, declineAbove: 100, offered: (f) => offered.push(...f) }),
+        rename: (from, to) => Effect.andThen(Effect.sync(() => renames.push(to)), b.rename(from, to))
+      })
+      const last = yield* copyAll(a.path("t"), dst.path("u"))
+      assert.deepStrictEqual(offered.map((f) => f.from).sort(), [...files].sort())
+      for (const f of offered) {
+        assert.match(f.to, /\/\.f\d+\.cerulean-[0-9a-z]+\.tmp$/)
+        assert.strictEqual(f.size, Number(f.from.slice(f.from.lastIndexOf("f") + 1)) * 10)
+      }
+      // every file got its rename from copy (the hook renamed none), the declined ones included
+      assert.strictEqual(renames.length, files.length)
+      for (const [i, path] of files.entries()) {
+        const target = dst.path(path.replace("/t/", "/u/"))
+        assert.strictEqual(yield* text(target), "x".repeat(i * 10), path)
+      }
+      // modes: the source's less the target's umask (0o027); a read-only file stays read-only
+      assert.strictEqual(yield* mode(dst.path("/u/d1/f0")), 0o640)
+      assert.strictEqual(yield* mode(dst.path("/u/d1/f4")), 0o600)
+      assert.strictEqual(yield* mode(dst.path("/u/d2/f5")), 0o440)
+      assert.strictEqual(last.filesDone, files.length)
+      assert.strictEqual(last.bytesDone, last.bytesTotal)
+      assert.strictEqual(last.bytesTotal, files.reduce((n, _, i) => n + i * 10, 0))
+      assert.deepStrictEqual(yield* CopyContract.leftovers(dst.path("u")), [])
+    }))
+
+  it.effect("a file that fails fails the copy under its target's name; nothing half-done is left", () =>
+    Effect.gen(function*() {
+      const { a, b, files } = yield* setup(40)
+      const dst = wrap(b, { receiveManyFrom: batchInto(b, { rename: true, failOn: files[17]! }) })
+      const error = yield* failure(copyAll(a.path("t"), dst.path("u"), { concurrency: 4 }))
+      assert.strictEqual(error.reason._tag, "Io")
+      assert.strictEqual(error.reason.path, files[17]!.replace("/t/", "/u/"))
+      for (const [i, path] of files.entries()) {
+        const target = dst.path(path.replace("/t/", "/u/"))
+        if (yield* exists(target)) assert.strictEqual(yield* text(target), "x".repeat(i * 10), path)
+      }
+      assert.isFalse(yield* exists(dst.path(files[17]!.replace("/t/", "/u/"))))
+      assert.deepStrictEqual(yield* CopyContract.leftovers(dst.path("u")), [])
+    }))
+
+  it.effect("interrupting a batch removes the temporary files of the files in flight", () =>
+    Effect.gen(function*() {
+      const { a, b, files } = yield* setup(40)
+      const dst = wrap(b, { receiveManyFrom: batchInto(b, { rename: true, stallOn: files[9]! }) })
+      const fiber = yield* Effect.forkChild(copyAll(a.path("t"), dst.path("u"), { concurrency: 4 }))
+      const temporaries = Effect.flatMap(
+        exists(dst.path("u")),
+        (there) => (there ? CopyContract.leftovers(dst.path("u")) : Effect.succeed([]))
+      )
+      // the stalled file's temporary name exists, complete, while its batch waits
+      for (let i = 0; i < 1000 && (yield* temporaries).length === 0; i++) yield* Effect.yieldNow
+      assert.strictEqual((yield* temporaries).length, 1)
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(yield* CopyContract.leftovers(dst.path("u")), [])
+      assert.isFalse(yield* exists(dst.path(files[9]!.replace("/t/", "/u/"))))
+    }))
+
+  it.effect("fastPaths: false offers no batch", () =>
+    Effect.gen(function*() {
+      const { a, b, files } = yield* setup(6)
+      let offered = 0
+      const dst = wrap(b, { receiveManyFrom: batchInto(b, { rename: true, offered: () => offered++ }) })
+      const last = yield* copyAll(a.path("t"), dst.path("u"), { fastPaths: false })
+      assert.strictEqual(offered, 0)
+      assert.strictEqual(last.filesDone, files.length)
+    }))
+})
 
 // ---------------------------------------------------------------- fast paths and features
 
