@@ -254,7 +254,7 @@ export const makeHooks = (self: Internals) => {
       if (small.length === 0) return
       const start = performance.now()
       let bytes = 0
-      const count = process.env.XCH ? Number(process.env.XCH) : Math.max(1, Math.min(tuning.stripes, Math.ceil(Math.min(options.concurrency, small.length) / 8)))
+      const count = Math.max(1, Math.min(tuning.stripes, Math.ceil(Math.min(options.concurrency, small.length) / 8)))
       yield* Effect.scoped(Effect.flatMap(channels.lease(count), (sessions) =>
         run(sessions, small.map((i) => {
           const { from, mode, renameTo, size, to } = files[i]!
