@@ -22,6 +22,10 @@
  * machine shows there.
  *
  *   node bench/sftp.ts [--runs N] [--size-mib N] [--files N] [--only a|b]
+ *   node bench/sftp.ts --child up|down FROM TO   (one Cerulean copy, as the bench runs it)
+ *
+ * Cerulean copies with copy's default options (a tree's small files go
+ * through the batch fast path, 64 in flight).
  *
  * Local data goes to bench/.work/ (gitignored), remote data to
  * ~cerulean/bench-sftp-<pid>; both are removed at the end, also after a
@@ -68,9 +72,6 @@ const sshOptions = [
 ]
 const remoteBase = NodePath.posix.join(tb.userHome, `bench-sftp-${process.pid}`)
 const localBase = NodePath.join(import.meta.dirname, ".work", `sftp-${process.pid}`)
-
-/** Cerulean's copy options for the tree (files in flight at once). */
-const treeOptions: CopyOptions = { concurrency: 32 }
 
 // ------------------------------------------------------------------ helpers
 
@@ -148,28 +149,30 @@ const remote = (path: string) => `${user}@${host}:${path}`
  * opens the SFTP file system and copies, and reports the seconds from before the connect to the end of
  * the copy (Node's own start-up and the loading of the libraries are not counted; the connection is).
  */
-const cerulean = (direction: "up" | "down", from: string, to: string, tree: boolean) =>
+const cerulean = (direction: "up" | "down", from: string, to: string) =>
   Effect.sync(() => {
-    const r = ChildProcess.spawnSync(
-      process.execPath,
-      [import.meta.filename, "--child", direction, from, to, tree ? "tree" : "file"],
-      { encoding: "utf8" }
-    )
+    const r = ChildProcess.spawnSync(process.execPath, [import.meta.filename, "--child", direction, from, to], {
+      encoding: "utf8"
+    })
     if (r.status !== 0) throw new Error(`cerulean ${direction} failed: ${r.stderr}`)
     return Number(r.stdout.trim().split("\n").pop())
   })
 
-/** The child's side: connect, copy, print the seconds. */
-const child = (direction: string, from: string, to: string, tree: boolean) =>
+/** The child's side: connect, copy, print the seconds (and its CPU time to stderr with CERULEAN_BENCH_CPU=1). */
+const child = (direction: string, from: string, to: string) =>
   Effect.scoped(Effect.gen(function*() {
     const local = yield* LocalFileSystem
     const start = performance.now()
+    const cpu0 = process.cpuUsage()
     const terminal = yield* SshTerminal.make({ host, port, credential, knownHosts: tb.knownHosts })
     const sftp = yield* SftpFileSystem.make(terminal)
-    const options: CopyOptions = { copyInto: false, ...(tree ? treeOptions : {}) }
+    // copy's defaults: small files go through the batch fast path, 64 in flight
+    const options: CopyOptions = { copyInto: false }
     yield* direction === "up"
       ? copyAll(local.path(from), sftp.path(to), options)
       : copyAll(sftp.path(from), local.path(to), options)
+    const cpu = process.cpuUsage(cpu0)
+    if (process.env.CERULEAN_BENCH_CPU === "1") yield* Console.error(`cpu user ${cpu.user / 1e6} s, system ${cpu.system / 1e6} s`)
     yield* Console.log(String((performance.now() - start) / 1000))
   }))
 
@@ -293,12 +296,12 @@ const main = Effect.gen(function*() {
     rows.push(...yield* workload("A up", "up", localFile, up, false, bytes, [
       ["sftp -b put", (to) => sftpBatch(`put ${localFile} ${to}\n`)],
       ["scp", (to) => scp(localFile, remote(to), false)],
-      ["cerulean copy", (to) => cerulean("up", localFile, to, false)]
+      ["cerulean copy", (to) => cerulean("up", localFile, to)]
     ], terminal))
     rows.push(...yield* workload("A down", "down", remoteFile, down, false, bytes, [
       ["sftp -b get", (to) => sftpBatch(`get ${remoteFile} ${to}\n`)],
       ["scp", (to) => scp(remote(remoteFile), to, false)],
-      ["cerulean copy", (to) => cerulean("down", remoteFile, to, false)]
+      ["cerulean copy", (to) => cerulean("down", remoteFile, to)]
     ], terminal))
     NFS.rmSync(localFile)
     yield* Effect.orDie(terminal.run("rm -f -- " + Shell.quote(remoteFile)))
@@ -314,7 +317,7 @@ const main = Effect.gen(function*() {
       }
     })
     const remoteTree = NodePath.posix.join(remoteBase, "tree")
-    yield* Effect.orDie(copyAll(local.path(localTree), sftp.path(remoteTree), treeOptions))
+    yield* Effect.orDie(copyAll(local.path(localTree), sftp.path(remoteTree)))
     const bytes = fileCount * 4096
     const up = NodePath.posix.join(remoteBase, "up-tree")
     const down = NodePath.join(localBase, "down-tree")
@@ -322,13 +325,13 @@ const main = Effect.gen(function*() {
       ["sftp -b put -r", (to) => sftpBatch(`put -r ${localTree} ${to}\n`)],
       ["scp -r", (to) => scp(localTree, remote(to), true)],
       ["rsync -a", (to) => rsync(`${localTree}/`, remote(`${to}/`))],
-      ["cerulean copy", (to) => cerulean("up", localTree, to, true)]
+      ["cerulean copy", (to) => cerulean("up", localTree, to)]
     ], terminal))
     rows.push(...yield* workload("B down", "down", remoteTree, down, true, bytes, [
       ["sftp -b get -r", (to) => sftpBatch(`get -r ${remoteTree} ${to}\n`)],
       ["scp -r", (to) => scp(remote(remoteTree), to, true)],
       ["rsync -a", (to) => rsync(remote(`${remoteTree}/`), `${to}/`)],
-      ["cerulean copy", (to) => cerulean("down", remoteTree, to, true)]
+      ["cerulean copy", (to) => cerulean("down", remoteTree, to)]
     ], terminal))
   }
 
@@ -337,6 +340,6 @@ const main = Effect.gen(function*() {
 
 const childAt = args.indexOf("--child")
 const program = childAt >= 0
-  ? child(args[childAt + 1]!, args[childAt + 2]!, args[childAt + 3]!, args[childAt + 4] === "tree")
+  ? child(args[childAt + 1]!, args[childAt + 2]!, args[childAt + 3]!)
   : main
 program.pipe(Effect.provide(LocalFileSystem.layer), NodeRuntime.runMain)

@@ -66,7 +66,12 @@ export interface CopyOptions {
    * source's bits, as in Cerulean).
    */
   readonly copyPermissions?: boolean | undefined
-  /** Files transferred (and directories listed) at once (default 8). */
+  /**
+   * Files transferred (and directories listed) at once (default 8). Files a
+   * batch fast path moves (small files, a few requests each: see
+   * `Backend.sendManyTo`) are kept in flight by `batchConcurrency` when this
+   * is not given, by this number when it is.
+   */
   readonly concurrency?: number | undefined
   /** Least time between two progress elements while data flows (default 250 ms). */
   readonly progressInterval?: Duration.Input | undefined
@@ -91,6 +96,12 @@ export const defaults = {
   copyInto: true,
   copyPermissions: false,
   concurrency: 8,
+  /**
+   * Files in flight in a batch fast path when `concurrency` is not given:
+   * a small file costs a few requests and a few KiB of memory, and each
+   * waits for two or three round trips, which many files in flight hide.
+   */
+  batchConcurrency: 64,
   progressInterval: Duration.millis(250),
   chunkSize: 256 * 1024,
   fastPaths: true
@@ -319,6 +330,7 @@ interface Resolved {
   readonly copyInto: boolean
   readonly copyPermissions: boolean
   readonly concurrency: number
+  readonly batchConcurrency: number
   readonly progressInterval: Duration.Duration
   readonly chunkSize: number
   readonly fastPaths: boolean
@@ -877,7 +889,7 @@ const execute = (
         const left: Array<FileOp> = []
         const toPlace: Array<readonly [number, Transferred]> = []
         const options: BatchOptions = {
-          concurrency,
+          concurrency: opts.batchConcurrency,
           onStart: (i) => {
             started.add(i)
             tracker.start(files[i]!.source)
@@ -1008,6 +1020,7 @@ const validate = (options: CopyOptions, source: string): Effect.Effect<Resolved,
     copyInto: options.copyInto ?? defaults.copyInto,
     copyPermissions: options.copyPermissions ?? defaults.copyPermissions,
     concurrency,
+    batchConcurrency: options.concurrency ?? defaults.batchConcurrency,
     progressInterval: interval.value,
     chunkSize,
     fastPaths: options.fastPaths ?? defaults.fastPaths
