@@ -118,6 +118,8 @@ interface Step {
   readonly end: (result: SmallResult | FileSystemError.FileSystemError, bytes?: number) => void
   /** Wraps a callback, so that an interruption waits for it. */
   readonly track: <Args extends Array<unknown>>(f: (...args: Args) => void) => (...args: Args) => void
+  /** `track` for a local file system call: waited for even when a channel closed (it may create a file). */
+  readonly trackLocal: <Args extends Array<unknown>>(f: (...args: Args) => void) => (...args: Args) => void
   /** Whether the batch is stopping (interrupted, or another file failed): start no further request. */
   readonly stopping: () => boolean
 }
@@ -144,6 +146,7 @@ const runMany = (
     let next = 0
     let active = 0
     let pending = 0
+    let localPending = 0
     let failure: FileSystemError.FileSystemError | undefined
     let stopping = false
     let over = false
@@ -154,8 +157,12 @@ const runMany = (
     const finish = () => {
       if (over) return
       const lost = sessions.find((s) => s.closed)
-      if (lost !== undefined) failure ??= lost.lost(context)
-      else if (filling || active > 0 || pending > 0 || (!stopping && next < count)) return
+      if (lost !== undefined) {
+        failure ??= lost.lost(context)
+        stopping = true
+        // ssh2 may never call back now, but a local call will, and may still create a file
+        if (localPending > 0) return
+      } else if (filling || active > 0 || pending > 0 || (!stopping && next < count)) return
       over = true
       for (const remove of removeListeners) remove()
       if (onSettled !== undefined) return onSettled()
@@ -169,6 +176,13 @@ const runMany = (
         f(...args)
         finish()
       }
+    }
+    const trackLocal = <Args extends Array<unknown>>(f: (...args: Args) => void) => {
+      localPending++
+      return track((...args: Args) => {
+        localPending--
+        f(...args)
+      })
     }
     const fill = () => {
       if (filling) return
@@ -195,6 +209,7 @@ const runMany = (
             fill()
           },
           track,
+          trackLocal,
           stopping: () => stopping
         })
       }
@@ -335,7 +350,7 @@ const writeLocal = (
   data: Buffer,
   mode: number | undefined,
   renameTo: string | undefined,
-  track: Step["track"],
+  trackLocal: Step["trackLocal"],
   done: (result: SmallResult | FileSystemError.FileSystemError) => void
 ): void => {
   const c = NFS.constants
@@ -355,7 +370,7 @@ const writeLocal = (
   }
   if (creation.pooled && ++creation.sinceProbe % probeEvery !== 0) {
     // waited for even when interrupted (tracked), so the descriptor is always closed
-    return NFS.open(to, flags, mode ?? 0o666, track((error: NodeJS.ErrnoException | null, fd: number) => {
+    return NFS.open(to, flags, mode ?? 0o666, trackLocal((error: NodeJS.ErrnoException | null, fd: number) => {
       if (!error) return fill(fd)
       done(error.code === "EEXIST" ? "large" : localError("writeStream", to, error))
     }))
@@ -393,7 +408,7 @@ export const downloadMany = (
         // not the size expected (the file changed, or the server answered short): the general path reads it all
         if (bytesRead !== size || step.stopping()) return end("large")
         options.onStart(index)
-        writeLocal(file.to, buffer.subarray(0, bytesRead), file.mode, file.renameTo, track, (result) => end(result, size))
+        writeLocal(file.to, buffer.subarray(0, bytesRead), file.mode, file.renameTo, step.trackLocal, (result) => end(result, size))
       }))
       // the READ is the last use of the handle: its CLOSE leaves with it and needs no waiting for
       session.sftp.close(handle, () => {})
