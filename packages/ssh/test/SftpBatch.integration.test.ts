@@ -98,104 +98,69 @@ const stopMidway = <E>(
     return yield* Fiber.await(fiber)
   })
 
+/** A local tree, a remote scratch directory and an SFTP file system on a connection of its own. */
+const setup = Effect.gen(function*() {
+  const local = yield* localFs
+  const source = yield* localScratch
+  yield* writeTree(source)
+  const dir = yield* remoteScratch
+  const { fs, terminal } = yield* connect
+  return { local, source, dir, fs, terminal }
+})
+
+type Direction = "up" | "down"
+
+/** A copy's two ends in `direction` (down: the tree uploaded first), and the local path of its target. */
+const ends = (env: Effect.Success<typeof setup>, direction: Direction) =>
+  Effect.gen(function*() {
+    const { dir, fs, local, source } = env
+    if (direction === "up") return { from: local.path(source), to: fs.path(dir), at: dir }
+    yield* copyAll(local.path(source), fs.path(dir))
+    const down = NodePath.join(yield* localScratch, "down")
+    return { from: fs.path(dir), to: local.path(down), at: down }
+  })
+
+const midway = { progressInterval: "1 millis" } as const
+
 describe("SftpFileSystem, a batch of small files stopped midway", () => {
-  it.live("upload, server killed: ConnectionLost, complete files only, no temporary file, then the copy succeeds", () =>
-    Effect.gen(function*() {
-      const local = yield* localFs
-      const source = yield* localScratch
-      yield* writeTree(source)
-      const dir = yield* remoteScratch
-      const { fs, terminal } = yield* connect
-      const pid = yield* sessionPid(terminal)
-      const target = fs.path(dir)
-      const exit = yield* stopMidway(
-        copy(local.path(source), target, { concurrency: 32, progressInterval: "1 millis" }),
-        200,
-        () => Effect.sync(() => process.kill(pid, "SIGKILL"))
-      )
-      assert.isTrue(exit._tag === "Success")
-      const error = exit._tag === "Success" ? exit.value : undefined
-      assert.instanceOf(error, CopyError)
-      assert.strictEqual(error!.reason._tag, "ConnectionLost")
-      const present = completeOrAbsent(dir)
-      assert.isBelow(present, folders * perFolder, "the copy stopped midway")
-      // the failed copy removed its temporary files over the reconnected terminal
-      assert.deepStrictEqual(yield* leftovers(target), [])
+  for (const direction of ["up", "down"] as const) {
+    it.live(`${direction}, server killed: ConnectionLost, complete files only, no temporary file, then the copy succeeds`, () =>
+      Effect.gen(function*() {
+        const env = yield* setup
+        const { at, from, to } = yield* ends(env, direction)
+        const pid = yield* sessionPid(env.terminal)
+        const exit = yield* stopMidway(copy(from, to, midway), 200, () => Effect.sync(() => process.kill(pid, "SIGKILL")))
+        const error = exit._tag === "Success" ? exit.value : undefined
+        assert.instanceOf(error, CopyError)
+        assert.strictEqual(error!.reason._tag, "ConnectionLost")
+        assert.isBelow(completeOrAbsent(at), folders * perFolder, "the copy stopped midway")
+        // the failed copy removed its temporary files (over the reconnected terminal, up)
+        assert.deepStrictEqual(yield* leftovers(to), [])
 
-      yield* copyAll(local.path(source), target, { copyInto: false })
-      assert.strictEqual(completeOrAbsent(dir), folders * perFolder)
-      assert.deepStrictEqual(yield* leftovers(target), [])
-    }), 120_000)
+        yield* copyAll(from, to, { copyInto: false })
+        assert.strictEqual(completeOrAbsent(at), folders * perFolder)
+        assert.deepStrictEqual(yield* leftovers(to), [])
+      }), 120_000)
 
-  it.live("download, server killed: ConnectionLost, complete files only, no temporary file, then the copy succeeds", () =>
-    Effect.gen(function*() {
-      const local = yield* localFs
-      const source = yield* localScratch
-      yield* writeTree(source)
-      const dir = yield* remoteScratch
-      const { fs, terminal } = yield* connect
-      yield* copyAll(local.path(source), fs.path(dir))
-      const pid = yield* sessionPid(terminal)
-      const down = NodePath.join(yield* localScratch, "down")
-      const exit = yield* stopMidway(
-        copy(fs.path(dir), local.path(down), { concurrency: 32, progressInterval: "1 millis" }),
-        200,
-        () => Effect.sync(() => process.kill(pid, "SIGKILL"))
-      )
-      const error = exit._tag === "Success" ? exit.value : undefined
-      assert.instanceOf(error, CopyError)
-      assert.strictEqual(error!.reason._tag, "ConnectionLost")
-      assert.isBelow(completeOrAbsent(down), folders * perFolder, "the copy stopped midway")
-      assert.deepStrictEqual(yield* leftovers(local.path(down)), [])
-
-      yield* copyAll(fs.path(dir), local.path(down), { copyInto: false })
-      assert.strictEqual(completeOrAbsent(down), folders * perFolder)
-      assert.deepStrictEqual(yield* leftovers(local.path(down)), [])
-    }), 120_000)
-
-  it.live("interrupted, up and down: complete files only and no temporary file", () =>
-    Effect.gen(function*() {
-      const local = yield* localFs
-      const source = yield* localScratch
-      yield* writeTree(source)
-      const dir = yield* remoteScratch
-      const { fs } = yield* connect
-      const exitUp = yield* stopMidway(
-        copy(local.path(source), fs.path(dir), { concurrency: 32, progressInterval: "1 millis" }),
-        200,
-        (fiber) => Fiber.interrupt(fiber)
-      )
-      assert.strictEqual(exitUp._tag, "Failure", "interrupted")
-      const up = completeOrAbsent(dir)
-      assert.isAbove(up, 0)
-      assert.isBelow(up, folders * perFolder)
-      assert.deepStrictEqual(yield* leftovers(fs.path(dir)), [])
-
-      yield* copyAll(local.path(source), fs.path(dir), { overwrite: "always", copyInto: false })
-      const down = NodePath.join(yield* localScratch, "down")
-      const exitDown = yield* stopMidway(
-        copy(fs.path(dir), local.path(down), { concurrency: 32, progressInterval: "1 millis" }),
-        200,
-        (fiber) => Fiber.interrupt(fiber)
-      )
-      assert.strictEqual(exitDown._tag, "Failure", "interrupted")
-      const got = completeOrAbsent(down)
-      assert.isAbove(got, 0)
-      assert.isBelow(got, folders * perFolder)
-      assert.deepStrictEqual(yield* leftovers(local.path(down)), [])
-    }), 120_000)
+    it.live(`${direction}, interrupted: complete files only and no temporary file`, () =>
+      Effect.gen(function*() {
+        const { at, from, to } = yield* Effect.flatMap(setup, (env) => ends(env, direction))
+        const exit = yield* stopMidway(copy(from, to, midway), 200, (fiber) => Fiber.interrupt(fiber))
+        assert.strictEqual(exit._tag, "Failure", "interrupted")
+        const present = completeOrAbsent(at)
+        assert.isAbove(present, 0)
+        assert.isBelow(present, folders * perFolder)
+        assert.deepStrictEqual(yield* leftovers(to), [])
+      }), 120_000)
+  }
 
   it.live("a directory the server refuses to write: PermissionDenied naming a file there, nothing partial", () =>
     Effect.gen(function*() {
-      const local = yield* localFs
-      const source = yield* localScratch
-      yield* writeTree(source)
-      const dir = yield* remoteScratch
-      const { fs } = yield* connect
+      const { dir, fs, local, source } = yield* setup
       // an existing, read-only d3 is merged into (overwrite "never"): its files cannot be created
       yield* fs.path(dir, "d3").mkdir({ parents: true })
       yield* fs.path(dir, "d3").chmod(0o555)
-      const error = yield* Effect.flip(copyAll(local.path(source), fs.path(dir), { concurrency: 32, copyInto: false }))
+      const error = yield* Effect.flip(copyAll(local.path(source), fs.path(dir), { copyInto: false }))
       yield* fs.path(dir, "d3").chmod(0o755)
       assert.strictEqual(error.reason._tag, "PermissionDenied")
       assert.match(error.reason.path, new RegExp(`^${dir}/d3/f\\d+$`), "the target's path, not a temporary name")
@@ -206,20 +171,16 @@ describe("SftpFileSystem, a batch of small files stopped midway", () => {
 
   it.live("a file the server refuses to read: PermissionDenied naming it, nothing partial locally", () =>
     Effect.gen(function*() {
-      const local = yield* localFs
-      const source = yield* localScratch
-      yield* writeTree(source)
-      const dir = yield* remoteScratch
-      const { fs } = yield* connect
-      yield* copyAll(local.path(source), fs.path(dir))
+      const env = yield* setup
+      const { dir, fs } = env
+      const { at: down, from, to } = yield* ends(env, "down")
       yield* fs.path(dir, "d5", "f17").chmod(0o000)
-      const down = NodePath.join(yield* localScratch, "down")
-      const error = yield* Effect.flip(copyAll(fs.path(dir), local.path(down), { concurrency: 32 }))
+      const error = yield* Effect.flip(copyAll(from, to))
       assert.strictEqual(error.reason._tag, "PermissionDenied")
       assert.strictEqual(error.reason.path, `${dir}/d5/f17`)
       completeOrAbsent(down)
       assert.isFalse(NFS.existsSync(NodePath.join(down, "d5", "f17")))
-      assert.deepStrictEqual(yield* leftovers(local.path(down)), [])
+      assert.deepStrictEqual(yield* leftovers(to), [])
     }), 120_000)
 })
 
