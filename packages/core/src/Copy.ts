@@ -875,65 +875,67 @@ const execute = (
      * place is removed again if the batch fails or is interrupted.
      */
     const copyBatch = (files: ReadonlyArray<FileOp>): Effect.Effect<ReadonlyArray<FileOp>, FileSystemError.FileSystemError> =>
-      Effect.flatMap(Random.nextIntBetween(0, 36 ** 8), (n) => {
-        const batch: Array<BatchFile> = files.map((op, i) => {
-          const { createMode, renameTo } = creation(op)
-          // one random number for the batch, plus the file's index: unique even where long names are shortened alike
-          const to = temporaryNameWith(op.target, (n + i) % 36 ** 8)
-          return { from: op.source, to, size: op.size, mode: createMode, renameTo }
-        })
-        /** Files started and not in place yet: their temporary names may exist. */
-        const started = new Set<number>()
-        /** Bytes reported through `onProgress`, per file that reported any. */
-        const landed = new Map<number, number>()
-        const left: Array<FileOp> = []
-        const toPlace: Array<readonly [number, Transferred]> = []
-        const options: BatchOptions = {
-          concurrency: opts.batchConcurrency,
-          onStart: (i) => {
-            started.add(i)
-            tracker.start(files[i]!.source)
-          },
-          onProgress: (i, bytes) => {
-            landed.set(i, (landed.get(i) ?? 0) + bytes)
-            tracker.add(bytes)
-          },
-          onEnd: (i, outcome) => {
-            const op = files[i]!
-            if (!outcome.transferred) {
+      files.length === 0 || (src.sendManyTo === undefined && dst.receiveManyFrom === undefined)
+        ? Effect.succeed(files)
+        : Effect.flatMap(Random.nextIntBetween(0, 36 ** 8), (n) => {
+          const batch: Array<BatchFile> = files.map((op, i) => {
+            const { createMode, renameTo } = creation(op)
+            // one random number for the batch, plus the file's index: unique even where long names are shortened alike
+            const to = temporaryNameWith(op.target, (n + i) % 36 ** 8)
+            return { from: op.source, to, size: op.size, mode: createMode, renameTo }
+          })
+          /** Files started and not in place yet: their temporary names may exist. */
+          const started = new Set<number>()
+          /** Bytes reported through `onProgress`, per file that reported any. */
+          const landed = new Map<number, number>()
+          const left: Array<FileOp> = []
+          const toPlace: Array<readonly [number, Transferred]> = []
+          const options: BatchOptions = {
+            concurrency: opts.batchConcurrency,
+            onStart: (i) => {
+              started.add(i)
+              tracker.start(files[i]!.source)
+            },
+            onProgress: (i, bytes) => {
+              landed.set(i, (landed.get(i) ?? 0) + bytes)
+              tracker.add(bytes)
+            },
+            onEnd: (i, outcome) => {
+              const op = files[i]!
+              if (!outcome.transferred) {
+                started.delete(i)
+                left.push(op)
+                return
+              }
+              tracker.add(outcome.bytes - (landed.get(i) ?? 0))
+              const result = { bytes: outcome.bytes, modeSet: outcome.createdWithMode && umaskKnown, renamed: outcome.renamed }
+              if (!outcome.renamed) return void toPlace.push([i, result])
               started.delete(i)
-              left.push(op)
-              return
+              tracker.finish(op.size, outcome.bytes)
             }
-            tracker.add(outcome.bytes - (landed.get(i) ?? 0))
-            const result = { bytes: outcome.bytes, modeSet: outcome.createdWithMode && umaskKnown, renamed: outcome.renamed }
-            if (!outcome.renamed) return void toPlace.push([i, result])
-            started.delete(i)
-            tracker.finish(op.size, outcome.bytes)
           }
-        }
-        const send = src.sendManyTo?.(batch, dst, options)
-        const hook = send ?? dst.receiveManyFrom?.(src, batch, options)
-        if (hook === undefined) return Effect.succeed(files)
-        const kind: FastPath = send !== undefined ? "sendManyTo" : "receiveManyFrom"
-        const placed = Effect.forEach(toPlace, ([i, result]) =>
-          Effect.map(putInPlace(files[i]!, batch[i]!.to, result), () => {
-            started.delete(i)
-            tracker.finish(files[i]!.size, result.bytes)
-          }), { concurrency, discard: true })
-        return Effect.andThen(hook, Effect.suspend(() => placed)).pipe(
-          Effect.mapError((e) => {
-            const i = batch.findIndex((f) => f.to === e.reason.path)
-            return i < 0 ? e : onTarget(batch[i]!.to, files[i]!.target)(e)
-          }),
-          Effect.onExit((exit) =>
-            Exit.isSuccess(exit)
-              ? Effect.sync(() => fastUsed.set(kind, (fastUsed.get(kind) ?? 0) + files.length - left.length))
-              : Effect.forEach([...started], (i) => removeTemporary(dst, batch[i]!.to), { concurrency, discard: true })
-          ),
-          Effect.as(left)
-        )
-      })
+          const send = src.sendManyTo?.(batch, dst, options)
+          const hook = send ?? dst.receiveManyFrom?.(src, batch, options)
+          if (hook === undefined) return Effect.succeed(files)
+          const kind: FastPath = send !== undefined ? "sendManyTo" : "receiveManyFrom"
+          const placed = Effect.forEach(toPlace, ([i, result]) =>
+            Effect.map(putInPlace(files[i]!, batch[i]!.to, result), () => {
+              started.delete(i)
+              tracker.finish(files[i]!.size, result.bytes)
+            }), { concurrency, discard: true })
+          return Effect.andThen(hook, Effect.suspend(() => placed)).pipe(
+            Effect.mapError((e) => {
+              const i = batch.findIndex((f) => f.to === e.reason.path)
+              return i < 0 ? e : onTarget(batch[i]!.to, files[i]!.target)(e)
+            }),
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit)
+                ? Effect.sync(() => fastUsed.set(kind, (fastUsed.get(kind) ?? 0) + files.length - left.length))
+                : Effect.forEach([...started], (i) => removeTemporary(dst, batch[i]!.to), { concurrency, discard: true })
+            ),
+            Effect.as(left)
+          )
+        })
 
     const single = opts.fastPaths ? yield* copyBatch(plan.files) : plan.files
     yield* Effect.forEach(single, copyFile, { concurrency, discard: true })

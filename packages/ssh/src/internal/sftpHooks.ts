@@ -100,10 +100,19 @@ export const makeHooks = (self: Internals) => {
    */
   const smallLimit: { read: number | undefined; write: number | undefined } = { read: undefined, write: undefined }
 
-  /** What a small transfer reports to copy. */
+  /** What a small transfer reports to copy, as a batch's outcome. */
+  const outcome = (small: SmallFile.SmallResult, bytes: number): BatchOutcome => ({
+    transferred: small !== "large",
+    bytes,
+    createdWithMode: small === "created" || small === "renamed",
+    renamed: small === "renamed"
+  })
+
+  /** What a small transfer reports to copy, through a single file's hook options. */
   const report = (small: SmallFile.SmallResult, options: TransferOptions | undefined) => {
-    if (small === "created" || small === "renamed") options?.onCreatedWithMode?.()
-    if (small === "renamed") options?.onRenamed?.()
+    const { createdWithMode, renamed } = outcome(small, 0)
+    if (createdWithMode) options?.onCreatedWithMode?.()
+    if (renamed) options?.onRenamed?.()
   }
 
   /**
@@ -223,14 +232,6 @@ export const makeHooks = (self: Internals) => {
     )
   }
 
-  /** The batch's report of a small transfer. */
-  const outcome = (small: SmallFile.SmallResult, bytes: number): BatchOutcome => ({
-    transferred: small !== "large",
-    bytes,
-    createdWithMode: small === "created" || small === "renamed",
-    renamed: small === "renamed"
-  })
-
   /**
    * A batch of files between the local disk and this server, each smaller
    * than one request, through one small-file engine over a few leased
@@ -256,10 +257,7 @@ export const makeHooks = (self: Internals) => {
       let bytes = 0
       const count = Math.max(1, Math.min(tuning.stripes, Math.ceil(Math.min(options.concurrency, small.length) / 8)))
       yield* Effect.scoped(Effect.flatMap(channels.lease(count), (sessions) =>
-        run(sessions, small.map((i) => {
-          const { from, mode, renameTo, size, to } = files[i]!
-          return { from, to, size, mode, renameTo }
-        }), {
+        run(sessions, small.map((i) => files[i]!), {
           concurrency: options.concurrency,
           maxSize,
           onStart: (k) => options.onStart(small[k]!),
