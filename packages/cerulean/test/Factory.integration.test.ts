@@ -62,7 +62,7 @@ describe("factories against the testbed", () => {
     Effect.gen(function*() {
       const terminal = yield* makeTerminal(`ssh://${tb.user}@${tb.sshHost}:${tb.sshPort}`, undefined, password, ssh)
       const slurm = yield* makeScheduler("slurm", terminal)
-      const id = yield* slurm.submit(new JobDescription({ command: "exit 3", workingDirectory: tb.userHome }))
+      const id = yield* slurm.submit(new JobDescription({ command: "exit 3", workingDirectory: tb.userHome, systemOutFile: "/dev/null" }))
       const code = yield* slurm.wait(id, { timeout: "100 seconds" })
       assert.deepStrictEqual(code, Option.some(3))
     }), 150_000)

@@ -91,7 +91,7 @@ layer(ssh, { excludeTestServices: true })("SlurmScheduler over SshTerminal: poll
       const scheduler = yield* SlurmScheduler.make(ssh, { polling })
       // whole seconds on the server, milliseconds here: a second of slack either side
       const before = Date.now() - 1000
-      const id = yield* scheduler.submit(new JobDescription({ command: "sleep", arguments: ["2"], queueName: "batch" }))
+      const id = yield* scheduler.submit(new JobDescription({ command: "sleep", arguments: ["2"], queueName: "batch", systemOutFile: "/dev/null" }))
       const infos = yield* Stream.runCollect(scheduler.watch(id))
       const after = Date.now() + 1000
       const done = infos[infos.length - 1]!
