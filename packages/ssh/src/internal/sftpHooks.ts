@@ -94,11 +94,12 @@ export const makeHooks = (self: Internals) => {
   })
 
   /**
-   * The largest file (exclusive) the small-file paths take, in each
-   * direction: learnt from the first channel leased (every channel talks to
+   * The largest file (exclusive) the small-file paths take in each direction:
+   * one request, as the main channel's server allows (every channel talks to
    * the same server), so larger files skip the attempt.
    */
-  const smallLimit: { read: number | undefined; write: number | undefined } = { read: undefined, write: undefined }
+  const smallLimit = (write: boolean): Effect.Effect<number, FileSystemError.FileSystemError> =>
+    Effect.map(channels.main, (main) => pipelineFor([main], tuning, write).requestSize)
 
   /** What a small transfer reports to copy, as a batch's outcome. */
   const outcome = (small: SmallFile.SmallResult, bytes: number): BatchOutcome => ({
@@ -124,16 +125,11 @@ export const makeHooks = (self: Internals) => {
     write: boolean,
     size: number | undefined,
     run: (session: Session, maxSize: number) => Effect.Effect<SmallFile.SmallResult, FileSystemError.FileSystemError>
-  ): Effect.Effect<SmallFile.SmallResult, FileSystemError.FileSystemError> => {
-    const limit = write ? smallLimit.write : smallLimit.read
-    if (size !== undefined && limit !== undefined && size >= limit) return Effect.succeed("large")
-    return channels.withLease(1, (sessions) => {
-      const maxSize = pipelineFor(sessions, tuning, write).requestSize
-      if (write) smallLimit.write = maxSize
-      else smallLimit.read = maxSize
-      return run(sessions[0]!, maxSize)
-    })
-  }
+  ): Effect.Effect<SmallFile.SmallResult, FileSystemError.FileSystemError> =>
+    Effect.flatMap(smallLimit(write), (maxSize) =>
+      size !== undefined && size >= maxSize
+        ? Effect.succeed("large")
+        : channels.withLease(1, (sessions) => run(sessions[0]!, maxSize)))
 
   /** This file system's file to another: local (written directly) or another SFTP server. */
   const sendTo = (
@@ -245,8 +241,7 @@ export const makeHooks = (self: Internals) => {
     run: typeof SmallFile.uploadMany
   ): Effect.Effect<void, FileSystemError.FileSystemError> =>
     Effect.gen(function*() {
-      const main = yield* channels.main
-      const maxSize = pipelineFor([main], tuning, write).requestSize
+      const maxSize = yield* smallLimit(write)
       const small: Array<number> = []
       for (let i = 0; i < files.length; i++) {
         if (files[i]!.size < maxSize) small.push(i)
